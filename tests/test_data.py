@@ -1,0 +1,169 @@
+import hashlib
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, load_script
+
+from zsl_utils.data import ChecksumError, load_animals
+
+
+@pytest.fixture(scope="module")
+def animals():
+    return load_animals()
+
+
+def test_images_labels_and_classes(animals):
+    assert animals.images.shape == (10_000, 28, 28)
+    assert animals.images.dtype == np.uint8
+    assert animals.class_names == [
+        "bear",
+        "bird",
+        "cat",
+        "cow",
+        "dog",
+        "elephant",
+        "giraffe",
+        "horse",
+        "sheep",
+        "zebra",
+    ]
+    assert np.bincount(animals.labels).tolist() == [1000] * 10
+
+
+def test_attribute_table_shape_and_binarisation(animals):
+    assert animals.attributes.shape == (10, len(animals.attribute_names))
+    assert len(animals.attribute_names) >= 24
+    assert set(np.unique(animals.attributes)) <= {0.0, 1.0}
+    assert ((animals.attribute_strengths >= 0) & (animals.attribute_strengths <= 1)).all()
+    np.testing.assert_array_equal(animals.attributes, animals.attribute_strengths >= 0.5)
+    assert len(animals.descriptions) == 10 and all(animals.descriptions)
+
+
+def test_no_two_classes_share_an_attribute_signature(animals):
+    assert len({tuple(row) for row in animals.attributes}) == 10
+
+
+def test_unseen_signatures_are_built_from_attributes_seen_classes_have(animals):
+    seen_has = animals.attributes[animals.seen_classes].max(axis=0)
+    seen_lacks = 1 - animals.attributes[animals.seen_classes].min(axis=0)
+    assert (animals.attributes[animals.unseen_classes] <= seen_has).all()
+    assert (seen_has * seen_lacks).all(), "every attribute must be learnable from seen classes"
+
+
+def test_validation_classes_follow_the_same_rule(animals):
+    train_classes = np.setdiff1d(animals.seen_classes, animals.val_classes)
+    assert set(animals.val_classes) < set(animals.seen_classes)
+    train_has = animals.attributes[train_classes].max(axis=0)
+    assert (animals.attributes[animals.val_classes] <= train_has).all()
+
+
+def test_proposed_split_is_a_valid_xlsa17_split(animals):
+    labels = animals.labels
+    assert animals.class_names[6:9] == [animals.class_names[c] for c in animals.unseen_classes]
+    assert len(animals.seen_classes) == 7 and len(animals.unseen_classes) == 3
+    assert not set(animals.trainval_loc) & set(animals.test_seen_loc)
+    assert set(labels[animals.trainval_loc]) == set(animals.seen_classes)
+    assert set(labels[animals.test_seen_loc]) == set(animals.seen_classes)
+    np.testing.assert_array_equal(
+        animals.test_unseen_loc, np.flatnonzero(np.isin(labels, animals.unseen_classes))
+    )
+    assert sorted([*animals.train_loc, *animals.val_loc]) == sorted(animals.trainval_loc)
+    assert set(labels[animals.val_loc]) == set(animals.val_classes)
+    assert len(animals.test_seen_loc) == pytest.approx(0.2 * 7000, abs=7)
+
+
+def test_no_image_is_in_both_trainval_and_test_seen(animals):
+    def digests(loc):
+        return {hashlib.sha1(animals.images[i].tobytes()).digest() for i in loc}
+
+    assert not digests(animals.trainval_loc) & digests(animals.test_seen_loc)
+
+
+def test_split_file_is_reproduced_by_the_build_script(animals):
+    build = load_script("build_animals")
+    rebuilt = build.make_proposed_split(animals.images, animals.labels)
+    stored = json.loads((ROOT / "data/animals/split_proposed.json").read_text())
+    assert rebuilt == stored
+
+
+def test_class_ids_and_unknown_names(animals):
+    assert animals.class_ids(["zebra", "bear"]).tolist() == [9, 0]
+    with pytest.raises(KeyError, match="unicorn"):
+        animals.class_ids(["unicorn"])
+
+
+def test_tensors(animals):
+    x, y = animals.tensors(animals.test_unseen_loc[:5])
+    assert x.shape == (5, 1, 28, 28) and x.dtype == torch.float32
+    assert 0 <= x.min() and x.max() <= 1
+    assert y.tolist() == animals.labels[animals.test_unseen_loc[:5]].tolist()
+    with pytest.raises(IndexError, match="outside"):
+        animals.tensors(np.array([10_000]))
+    with pytest.raises(ValueError, match="1-D array of image indices"):
+        animals.tensors(np.array([0.5]))
+
+
+def test_unknown_split_is_named():
+    with pytest.raises(ValueError, match="unknown split 'nope'; available: \\['proposed'\\]"):
+        load_animals("nope")
+
+
+def test_a_changed_file_fails_its_checksum(data_copy):
+    path = data_copy / "animals" / "attributes.csv"
+    path.write_text(path.read_text().replace("bear,0,1", "bear,1,1", 1))
+    with pytest.raises(ChecksumError, match="attributes.csv: SHA-256"):
+        load_animals()
+
+
+def test_a_missing_file_is_named(data_copy):
+    (data_copy / "animals" / "animals.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="animals.npz is missing"):
+        load_animals()
+
+
+def test_checksums_cover_every_data_file():
+    listed = {line.split()[1] for line in (ROOT / "data/SHA256SUMS").read_text().splitlines()}
+    on_disk = {
+        str(p.relative_to(ROOT / "data"))
+        for p in (ROOT / "data/animals").iterdir()
+        if p.suffix in {".npz", ".csv", ".json"}
+    }
+    assert listed == on_disk
+
+
+def test_build_script_only_unpickles_numpy_arrays():
+    build = load_script("build_animals")
+    array = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    np.testing.assert_array_equal(
+        build.NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(array))).load(), array
+    )
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load builtins.print"):
+        build.NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(Evil()))).load()
+
+
+def test_build_script_writes_reproducible_npz(tmp_path):
+    build = load_script("build_animals")
+    arrays = {"a": np.arange(5), "names": np.array(["x", "yy"])}
+    build.write_npz(tmp_path / "one.npz", **arrays)
+    build.write_npz(tmp_path / "two.npz", **arrays)
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
+    with np.load(tmp_path / "one.npz", allow_pickle=False) as npz:
+        assert npz["names"].tolist() == ["x", "yy"]
+
+
+def test_grouped_holdout_keeps_duplicates_together():
+    build = load_script("build_animals")
+    images = np.zeros((10, 2, 2), dtype=np.uint8)
+    images[:, 0, 0] = [0, 0, 0, 1, 2, 3, 4, 5, 6, 7]  # images 0-2 are identical
+    kept, held = build.grouped_holdout(np.arange(10), images, 0.3, np.random.default_rng(0))
+    assert sorted(kept + held) == list(range(10))
+    assert {0, 1, 2} <= set(kept) or {0, 1, 2} <= set(held)

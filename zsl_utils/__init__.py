@@ -1,0 +1,32 @@
+"""zsl_utils: the small tested package behind the transfer- and zero-shot-learning course.
+
+Notebooks use `import zsl_utils as zu` and named imports from the topic modules:
+`repro` (seed, device), `data` (animal silhouettes, attributes, splits), `wordvec` (GloVe as
+gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) and
+`report` (the key result a notebook hands to `make run`).
+"""
+
+from . import data, metrics, report, repro, wordvec
+from .data import load_animals
+from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
+from .report import key_result
+from .repro import get_device, set_seed
+from .wordvec import load_glove
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "data",
+    "metrics",
+    "repro",
+    "report",
+    "wordvec",
+    "load_animals",
+    "load_glove",
+    "per_class_accuracy",
+    "gzsl_scores",
+    "calibrated_stacking",
+    "key_result",
+    "set_seed",
+    "get_device",
+]
