@@ -1,0 +1,56 @@
+# The course's commands. `make run` and `make test` create the environment when it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# CPU-only users may set TORCH_INDEX=https://download.pytorch.org/whl/cpu (see README).
+TORCH_INDEX ?=
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: help env test lint run refresh lab data lock clean
+
+help:
+	@echo "make run      execute every notebook into build/ and print a table of results"
+	@echo "make test     unit tests, lint and nbval on every notebook (what CI runs)"
+	@echo "make lab      JupyterLab in the course environment"
+	@echo "make refresh  re-execute the notebooks in place (regenerates committed outputs)"
+	@echo "make data     rebuild data/ from its published source (needs PyPI access)"
+	@echo "make lock     re-solve the dependencies and rewrite constraints.txt"
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(f"Python 3.11 or newer is needed, $(PYTHON) is {v.major}.{v.minor}") if v < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(PIP) install -c constraints.txt --index-url $(TORCH_INDEX) torch torchvision)
+	$(PIP) install -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+test: env lint
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15
+
+lint: env
+	$(BIN)/ruff check zsl_utils tests scripts notebooks
+
+run: env
+	$(BIN)/python scripts/run_notebooks.py --out build/notebooks
+
+refresh: env
+	$(BIN)/python scripts/run_notebooks.py --in-place
+
+lab: env
+	$(BIN)/jupyter lab notebooks
+
+data: env
+	$(BIN)/python scripts/build_animals.py
+
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip --disable-pip-version-check install -e '.[dev]'
+	{ echo "# Versions tested with; regenerate with make lock."; \
+	  build/lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf build/lock-venv
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,86 @@
+"""Every committed notebook: executed top to bottom, no errors, the course's lesson shape."""
+
+import json
+import re
+
+import pytest
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def markdown(nb):
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def notebook(request):
+    return request.param, json.loads(request.param.read_text())
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ has no notebooks"
+
+
+def test_names_are_numbered(notebook):
+    path, _ = notebook
+    assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name)
+
+
+def test_executed_top_to_bottom_in_one_pass(notebook):
+    _, nb = notebook
+    counts = [c.get("execution_count") for c in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1))
+
+
+def test_no_error_outputs(notebook):
+    _, nb = notebook
+    errors = [
+        o for c in code_cells(nb) for o in c.get("outputs", []) if o["output_type"] == "error"
+    ]
+    assert not errors, errors[0].get("ename") if errors else ""
+
+
+def test_standard_kernel(notebook):
+    _, nb = notebook
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_lesson_shape(notebook):
+    _, nb = notebook
+    text = markdown(nb)
+    assert re.search(r"^## Summary", text, re.M), "no '## Summary' section"
+    assert re.search(r"^## Exercises", text, re.M), "no '## Exercises' section"
+    first = "".join(code_cells(nb)[0]["source"])
+    assert "zu.set_seed(0)" in first and "zu.get_device()" in first, "not the standard setup cell"
+
+
+def test_reports_a_key_result_and_asserts_claims(notebook):
+    _, nb = notebook
+    sources = ["".join(c["source"]) for c in code_cells(nb)]
+    assert any("zu.key_result(" in s for s in sources)
+    assert any(re.search(r"^\s*assert ", s, re.M) for s in sources)
+
+
+def test_has_a_graded_code_exercise(notebook):
+    _, nb = notebook
+    cells = nb["cells"]
+    solutions = [i for i, c in enumerate(cells) if "### BEGIN SOLUTION" in "".join(c["source"])]
+    assert solutions, "no code exercise in nbgrader markup"
+    following = "".join(cells[solutions[0] + 1]["source"])
+    assert "assert" in following and "### BEGIN HIDDEN TESTS" in following
+
+
+def test_small_enough(notebook):
+    path, _ = notebook
+    assert path.stat().st_size < MAX_BYTES
+
+
+def test_listed_in_the_readme_syllabus(notebook):
+    path, _ = notebook
+    assert path.name in (ROOT / "README.md").read_text()

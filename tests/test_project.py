@@ -1,0 +1,60 @@
+"""The repository's wiring: one source of dependencies, a lock, CI = the README's command."""
+
+import re
+import tomllib
+
+import yaml
+from conftest import ROOT
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def locked_versions():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            assert str(req.specifier).startswith("=="), f"not an exact pin: {line}"
+            pins[canonicalize_name(req.name)] = req.specifier
+    return pins
+
+
+def test_every_dependency_is_locked_and_satisfied_by_its_pin():
+    pins = locked_versions()
+    deps = (
+        PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["dev"]
+    )
+    for dep in map(Requirement, deps):
+        name = canonicalize_name(dep.name)
+        assert name in pins, f"{dep.name} is not in constraints.txt"
+        version = str(pins[name]).removeprefix("==")
+        assert dep.specifier.contains(version), (
+            f"{dep.name} {dep.specifier} excludes locked {version}"
+        )
+
+
+def test_environment_yml_installs_the_same_package():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    (pip_section,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    python = next(d for d in conda if d.startswith("python"))
+    version = re.search(r"[\d.]+", python).group()
+    assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(version)
+    assert "pip" in conda
+    assert conda == [python, "pip"], "dependencies belong in pyproject.toml, installed by pip"
+    assert pip_section == ["-c constraints.txt", "-e .[dev]"]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme
+    commands = [
+        ln.strip()
+        for ln in (ROOT / ".ci/run").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    assert commands[-1] == "make test"

@@ -1,0 +1,30 @@
+"""The `make run` machinery, on two tiny notebooks: one that works and one that fails."""
+
+import nbformat
+from conftest import load_script
+
+
+def tiny_notebook(path, source):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_reports_time_status_and_key_result(tmp_path, capsys):
+    runner = load_script("run_notebooks")
+    good = tiny_notebook(
+        tmp_path / "01_good.ipynb", "import zsl_utils as zu\nzu.key_result('answer 42')"
+    )
+    bad = tiny_notebook(tmp_path / "02_bad.ipynb", "raise RuntimeError('boom')")
+    out = tmp_path / "out"
+    assert runner.main(["--out", str(out), str(good), str(bad)]) == 1
+    table = capsys.readouterr().out
+    assert "01_good.ipynb" in table and "answer 42" in table
+    assert "FAILED" in table and "boom" in table
+    executed = nbformat.read(out / "01_good.ipynb", as_version=4)
+    assert executed.cells[0].execution_count == 1
+    assert executed.metadata.language_info == {"name": "python"}
+    assert "execution" not in executed.cells[0].metadata
+    assert (out / "run_times.csv").read_text().startswith("notebook,seconds,status,key_result")
+    assert nbformat.read(good, as_version=4).cells[0].execution_count is None  # source untouched
