@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import ROOT, load_script
 
-from zsl_utils.data import ChecksumError, load_animals
+from zsl_utils.data import ChecksumError, load_animals, sample_per_class
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +167,25 @@ def test_grouped_holdout_keeps_duplicates_together():
     kept, held = build.grouped_holdout(np.arange(10), images, 0.3, np.random.default_rng(0))
     assert sorted(kept + held) == list(range(10))
     assert {0, 1, 2} <= set(kept) or {0, 1, 2} <= set(held)
+
+
+def test_class_subset_relabels_in_the_given_order(animals):
+    x, y = animals.class_subset(["zebra", "bear"], loc=animals.test_seen_loc)
+    assert len(x) == 400 and set(y.tolist()) == {0, 1}
+    zebra_first = animals.labels[animals.test_seen_loc][animals.labels[animals.test_seen_loc] == 9]
+    assert (y == 0).sum().item() == len(zebra_first)
+    with pytest.raises(ValueError, match="repeat"):
+        animals.class_subset(["cat", "cat"])
+    with pytest.raises(KeyError, match="unicorn"):
+        animals.class_subset(["unicorn"])
+
+
+def test_sample_per_class():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    chosen = sample_per_class(labels, 2, seed=0)
+    assert np.bincount(labels[chosen]).tolist() == [2, 2, 2]
+    np.testing.assert_array_equal(chosen, sample_per_class(torch.from_numpy(labels), 2, seed=0))
+    with pytest.raises(ValueError, match="class 1 has 2 samples, fewer than 3"):
+        sample_per_class(labels, 3, seed=0)
+    with pytest.raises(ValueError, match="at least 1"):
+        sample_per_class(labels, 0, seed=0)

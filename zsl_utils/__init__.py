@@ -3,7 +3,8 @@
 Notebooks use `import zsl_utils as zu` and named imports from the topic modules:
 `repro` (seed, device), `data` (animal silhouettes, attributes, splits), `wordvec` (GloVe as
 gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) and
-`report` (the key result a notebook hands to `make run`).
+`report` (the key result a notebook hands to `make run`), `models` (a small CNN for layer
+transfer), `train` (a training loop with a progress bar) and `losses` (L2-SP, ...).
 """
 
 from . import data, metrics, report, repro, wordvec
@@ -17,7 +18,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "data",
+    "losses",
     "metrics",
+    "models",
+    "train",
     "repro",
     "report",
     "wordvec",

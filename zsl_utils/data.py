@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["AnimalsData", "load_animals", "data_dir", "verify_checksums"]
+__all__ = ["AnimalsData", "load_animals", "data_dir", "verify_checksums", "sample_per_class"]
 
 SPLIT_KEYS = ("trainval_loc", "test_seen_loc", "test_unseen_loc", "train_loc", "val_loc")
 
@@ -97,6 +97,39 @@ class AnimalsData:
             raise IndexError(f"loc has indices outside 0..{len(self.labels) - 1}")
         x = torch.from_numpy(self.images[loc]).float().div_(255).unsqueeze(1)
         return x, torch.from_numpy(self.labels[loc])
+
+    def class_subset(
+        self, names: list[str], loc: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images of the classes `names` (among `loc`, default all), labelled 0..len(names)-1
+        in the order of `names`: a new task made of some of the animals (notebooks 01-03)."""
+        ids = self.class_ids(names)
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError(f"class names repeat: {names}")
+        pool = np.arange(len(self.labels)) if loc is None else np.asarray(loc)
+        chosen = pool[np.isin(self.labels[pool], ids)]
+        x, y = self.tensors(chosen)
+        relabel = torch.full((len(self.class_names),), -1, dtype=torch.long)
+        relabel[torch.from_numpy(ids)] = torch.arange(len(ids))
+        return x, relabel[y]
+
+
+def sample_per_class(labels, n_per_class: int, seed: int) -> np.ndarray:
+    """Indices of `n_per_class` random samples of every class in `labels`, sorted.
+
+    The few-shot draw of notebooks 01-02: the same seed gives the same images.
+    """
+    labels = labels.numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be at least 1, got {n_per_class}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) < n_per_class:
+            raise ValueError(f"class {c} has {len(members)} samples, fewer than {n_per_class}")
+        chosen.append(rng.choice(members, size=n_per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
 
 
 def _read_class_table(path: Path, class_names: list[str]) -> tuple[list[str], np.ndarray]:
