@@ -7,7 +7,7 @@ gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) 
 transfer), `train` (a training loop with a progress bar) and `losses` (L2-SP, ...).
 """
 
-from . import data, metrics, report, repro, wordvec
+from . import data, losses, metrics, models, report, repro, train, wordvec
 from .data import load_animals
 from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
 from .report import key_result

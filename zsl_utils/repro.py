@@ -5,7 +5,6 @@ Introduced in notebook 00; every notebook's first code cell calls both.
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
@@ -21,7 +20,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator students call)
     torch.manual_seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
 
 
 def get_device(prefer_cuda: bool = True) -> torch.device:
