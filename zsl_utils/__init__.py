@@ -4,10 +4,11 @@ Notebooks use `import zsl_utils as zu` and named imports from the topic modules:
 `repro` (seed, device), `data` (animal silhouettes, attributes, splits), `wordvec` (GloVe as
 gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) and
 `report` (the key result a notebook hands to `make run`), `models` (a small CNN for layer
-transfer), `train` (a training loop with a progress bar) and `losses` (L2-SP, ...).
+transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...) and
+`zeroshot` (DAP, the seen-unseen curve, ...).
 """
 
-from . import data, losses, metrics, models, report, repro, train, wordvec
+from . import data, losses, metrics, models, report, repro, train, wordvec, zeroshot
 from .data import load_animals
 from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
 from .report import key_result
@@ -25,6 +26,7 @@ __all__ = [
     "repro",
     "report",
     "wordvec",
+    "zeroshot",
     "load_animals",
     "load_glove",
     "per_class_accuracy",

@@ -1,0 +1,234 @@
+"""Zero-shot classifiers that score every class from its description, and the seen–unseen curve.
+
+Introduced in notebook 04: Direct Attribute Prediction (DAP, Lampert et al. 2009/2014), the
+lecture's "nearest attribute vector" lookup, and the seen–unseen accuracy curve with its area
+(AUSUC, Chao et al. 2016). Later notebooks add ESZSL and ConSE here.
+
+Every scoring function returns an (images × classes) matrix, larger = more likely, so that
+`argmax` predicts and `zsl_utils.metrics.calibrated_stacking` can shift the seen columns.
+NumPy arrays in give a float64 NumPy array out; a torch tensor in gives a tensor out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import torch
+
+from .metrics import gzsl_scores
+
+__all__ = [
+    "dap_scores",
+    "attribute_priors",
+    "nearest_signature_scores",
+    "seen_unseen_curve",
+    "ausuc",
+    "DEFAULT_EPS",
+]
+
+DEFAULT_EPS = 1e-4
+"""Probabilities are clipped to [eps, 1 - eps] before taking logs, so every log is finite."""
+
+
+def _to_numpy(values, name: str) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    array = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _like(result: np.ndarray, reference):
+    """Return `result` as a tensor (on the reference's device) if `reference` is one."""
+    if isinstance(reference, torch.Tensor):
+        return torch.from_numpy(result).to(reference.device)
+    return result
+
+
+def _check_probs_and_table(attribute_probs, class_attributes) -> tuple[np.ndarray, np.ndarray]:
+    probs = _to_numpy(attribute_probs, "attribute_probs")
+    table = _to_numpy(class_attributes, "class_attributes")
+    if probs.ndim != 2:
+        raise ValueError(f"attribute_probs must be (images, attributes), got shape {probs.shape}")
+    if table.ndim != 2:
+        raise ValueError(f"class_attributes must be (classes, attributes), got shape {table.shape}")
+    if probs.shape[1] != table.shape[1]:
+        raise ValueError(
+            f"attribute_probs has {probs.shape[1]} attributes but class_attributes has "
+            f"{table.shape[1]}"
+        )
+    return probs, table
+
+
+def _check_probabilities(values: np.ndarray, name: str) -> None:
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1], got values from {values.min():.3g} "
+            f"to {values.max():.3g} (pass sigmoid(logits), not logits)"
+        )
+
+
+def _check_binary(table: np.ndarray, name: str) -> None:
+    if not np.isin(table, (0.0, 1.0)).all():
+        raise ValueError(
+            f"{name} must be binary (0/1) signatures for DAP; threshold strengths first, "
+            "e.g. (strengths >= 0.5)"
+        )
+
+
+def _check_eps(eps: float) -> None:
+    if not 0 < eps < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5), got {eps}")
+
+
+def attribute_priors(class_attributes) -> np.ndarray:
+    """Lampert's attribute priors p(a_m = 1): the mean of the binary signatures of the
+    (training) classes given, one value per attribute. Returns a float64 NumPy array."""
+    table = _to_numpy(class_attributes, "class_attributes")
+    if table.ndim != 2 or table.shape[0] == 0:
+        raise ValueError(
+            f"class_attributes must be a non-empty (classes, attributes) table, "
+            f"got shape {table.shape}"
+        )
+    _check_binary(table, "class_attributes")
+    return table.mean(axis=0)
+
+
+def dap_scores(attribute_probs, class_attributes, priors=None, eps: float = DEFAULT_EPS):
+    """Direct Attribute Prediction: the log-likelihood of every class's binary signature.
+
+    score[i, c] = Σ_m log p(a_m = s_cm | x_i), where p(a_m = 1 | x_i) = attribute_probs[i, m]
+    and s_c = class_attributes[c] ∈ {0, 1}^M (attributes independent, uniform priors). With
+    `priors` (p(a_m = 1), one per attribute, e.g. `attribute_priors(seen_table)`), the score is
+    Lampert's prior-corrected Σ_m [log p(a_m = s_cm | x_i) − log p(a_m = s_cm)].
+
+    Probabilities and priors are clipped to [eps, 1 − eps] (default 1e-4, so no single
+    attribute costs more than log(1e4) ≈ 9.2 nats) before taking logs.
+    Returns an (images × classes) float64 array, or a tensor if `attribute_probs` is one.
+    """
+    _check_eps(eps)
+    probs, table = _check_probs_and_table(attribute_probs, class_attributes)
+    _check_probabilities(probs, "attribute_probs")
+    _check_binary(table, "class_attributes")
+    p = np.clip(probs, eps, 1 - eps)
+    scores = np.log(p) @ table.T + np.log1p(-p) @ (1 - table).T
+    if priors is not None:
+        prior = _to_numpy(priors, "priors")
+        if prior.shape != (table.shape[1],):
+            raise ValueError(
+                f"priors must have one value per attribute, shape ({table.shape[1]},), "
+                f"got {prior.shape}"
+            )
+        _check_probabilities(prior, "priors")
+        prior = np.clip(prior, eps, 1 - eps)
+        scores = scores - (table @ np.log(prior) + (1 - table) @ np.log1p(-prior))[None, :]
+    return _like(scores, attribute_probs)
+
+
+def nearest_signature_scores(attribute_probs, class_attributes, metric: str = "euclidean"):
+    """The lecture's lookup: how close each image's predicted attributes are to each class's
+    attribute vector. "euclidean" gives −‖p_i − s_c‖₂, "cosine" the cosine similarity.
+
+    `class_attributes` may be binary or strengths. Returns an (images × classes) float64
+    array, or a tensor if `attribute_probs` is one.
+    """
+    probs, table = _check_probs_and_table(attribute_probs, class_attributes)
+    if metric == "euclidean":
+        scores = -np.sqrt(((probs[:, None, :] - table[None, :, :]) ** 2).sum(axis=2))
+    elif metric == "cosine":
+        norms = np.linalg.norm(probs, axis=1, keepdims=True) * np.linalg.norm(table, axis=1)
+        if (norms == 0).any():
+            raise ValueError("cosine similarity is undefined for an all-zero vector")
+        scores = probs @ table.T / norms
+    else:
+        raise ValueError(f"unknown metric {metric!r}; use 'euclidean' or 'cosine'")
+    return _like(scores, attribute_probs)
+
+
+def _class_ids(classes: Iterable[int], name: str) -> np.ndarray:
+    array = np.unique(np.asarray(list(classes)))
+    if array.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer class ids, got dtype {array.dtype}")
+    return array
+
+
+def seen_unseen_curve(
+    scores, y_true, seen_classes: Iterable[int], unseen_classes: Iterable[int], gammas=None
+) -> dict[str, np.ndarray]:
+    """Generalized-ZSL accuracies as calibrated stacking's γ sweeps (Chao et al. 2016).
+
+    For each γ, γ is subtracted from the seen columns of `scores` (images × classes, over
+    seen and unseen classes), every image is assigned its argmax class, and U, S and H are
+    computed as in `zsl_utils.metrics.gzsl_scores`. With `gammas=None` the curve is exact:
+    one γ below every image's switching point (U = 0), one between each pair of consecutive
+    switching points, and one above all of them (S = 0). Returns NumPy arrays
+    {"gamma", "U", "S", "H"}, with γ increasing, U non-decreasing and S non-increasing.
+    """
+    matrix = _to_numpy(scores, "scores")
+    if matrix.ndim != 2:
+        raise ValueError(f"scores must be (images, classes), got shape {matrix.shape}")
+    y = y_true.detach().cpu().numpy() if isinstance(y_true, torch.Tensor) else np.asarray(y_true)
+    if y.shape != (matrix.shape[0],):
+        raise ValueError(f"y_true must have one label per row of scores, got shape {y.shape}")
+    seen = _class_ids(seen_classes, "seen_classes")
+    unseen = _class_ids(unseen_classes, "unseen_classes")
+    if overlap := sorted(set(seen.tolist()) & set(unseen.tolist())):
+        raise ValueError(f"classes {overlap} are both seen and unseen")
+    every = np.concatenate([seen, unseen])
+    if every.min() < 0 or every.max() >= matrix.shape[1]:
+        raise ValueError(
+            f"class ids {sorted(every.tolist())} out of range for {matrix.shape[1]} score columns"
+        )
+    gzsl_scores(y, y, seen, unseen)  # validates y_true against the two class sets
+    best_seen = seen[matrix[:, seen].argmax(axis=1)]
+    best_unseen = unseen[matrix[:, unseen].argmax(axis=1)]
+    # an image switches from its best seen to its best unseen class once γ exceeds `switch`
+    switch = matrix[:, seen].max(axis=1) - matrix[:, unseen].max(axis=1)
+    if gammas is None:
+        points = np.unique(switch)
+        gammas = np.concatenate(
+            [[points[0] - 1.0], (points[:-1] + points[1:]) / 2, [points[-1] + 1.0]]
+        )
+    else:
+        gammas = np.sort(_to_numpy(gammas, "gammas").ravel())
+        if gammas.size == 0:
+            raise ValueError("gammas is empty")
+    right_if_seen, right_if_unseen = best_seen == y, best_unseen == y
+    # (γ × images): is each image classified correctly at each γ?
+    correct = np.where(gammas[:, None] > switch[None, :], right_if_unseen, right_if_seen)
+
+    def mean_class_accuracy(classes: np.ndarray) -> np.ndarray:
+        return np.mean([correct[:, y == c].mean(axis=1) for c in classes], axis=0)
+
+    u, s = mean_class_accuracy(unseen), mean_class_accuracy(seen)
+    total = u + s
+    h = np.divide(2 * u * s, total, out=np.zeros_like(total), where=total > 0)
+    return {"gamma": gammas.astype(np.float64), "U": u, "S": s, "H": h}
+
+
+def ausuc(curve: Mapping[str, np.ndarray]) -> float:
+    """Area under the seen–unseen accuracy curve (S plotted against U), by the trapezoid rule.
+
+    `curve` is `seen_unseen_curve`'s output (or any mapping with arrays "U" and "S" of
+    accuracies in [0, 1], ordered so that U never decreases). To cover the whole curve it
+    should reach U = 0 at one end and S = 0 at the other, as `gammas=None` ensures.
+    """
+    missing = [key for key in ("U", "S") if key not in curve]
+    if missing:
+        raise ValueError(f"curve has no {missing}; pass seen_unseen_curve's output")
+    u = _to_numpy(curve["U"], "curve['U']").ravel()
+    s = _to_numpy(curve["S"], "curve['S']").ravel()
+    if u.shape != s.shape:
+        raise ValueError(f"curve['U'] has {u.size} points but curve['S'] has {s.size}")
+    if u.size < 2:
+        raise ValueError("a curve needs at least two points")
+    for name, values in (("U", u), ("S", s)):
+        if values.min() < 0 or values.max() > 1:
+            raise ValueError(f"curve['{name}'] must hold accuracies in [0, 1]")
+    if (np.diff(u) < 0).any():
+        raise ValueError("curve['U'] must not decrease; order the points by increasing gamma")
+    return float(np.sum(np.diff(u) * (s[1:] + s[:-1]) / 2))
