@@ -58,3 +58,13 @@ def test_ci_runs_exactly_the_readme_test_command():
         if ln.strip() and not ln.startswith("#")
     ]
     assert commands[-1] == "make test"
+
+
+def test_readme_syllabus_marks_exactly_the_notebooks_that_landed():
+    rows = re.findall(
+        r"^\| `(\d\d_\w+\.ipynb)` \|.*\| (✅|planned) \|$", (ROOT / "README.md").read_text(), re.M
+    )
+    assert rows, "no syllabus table in README.md"
+    landed = {name for name, status in rows if status == "✅"}
+    on_disk = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert landed == on_disk
