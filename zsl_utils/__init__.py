@@ -4,11 +4,24 @@ Notebooks use `import zsl_utils as zu` and named imports from the topic modules:
 `repro` (seed, device), `data` (animal silhouettes, attributes, splits), `wordvec` (GloVe as
 gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) and
 `report` (the key result a notebook hands to `make run`), `models` (a small CNN for layer
-transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...) and
+transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...), `transfer`
+(few-shot transfer helpers), `progressive` (multitask networks, progressive networks) and
 `zeroshot` (DAP, the seen-unseen curve, ...).
 """
 
-from . import data, losses, metrics, models, report, repro, train, wordvec, zeroshot
+from . import (
+    data,
+    losses,
+    metrics,
+    models,
+    progressive,
+    report,
+    repro,
+    train,
+    transfer,
+    wordvec,
+    zeroshot,
+)
 from .data import load_animals
 from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
 from .report import key_result
@@ -23,6 +36,8 @@ __all__ = [
     "metrics",
     "models",
     "train",
+    "transfer",
+    "progressive",
     "repro",
     "report",
     "wordvec",

@@ -1,0 +1,240 @@
+"""Multitask learning and progressive neural networks.
+
+Introduced in notebook 02. `MultiTaskNet` is a shared trunk with one head per task, built
+from `SmallCNN` pieces by `small_cnn_multitask`; `fit_multitask` trains it on several tasks
+at once, one mini-batch of every task per step and the sum of their losses (with a single
+task it is an ordinary training loop with the same budget, the fair baseline).
+`ProgressiveNet` (Rusu et al., 2016) keeps the network of task 1 as a frozen first column
+and learns task 2 in a new column that also reads column 1's activations through lateral
+connections, so task 1 cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .models import SmallCNN
+
+__all__ = ["MultiTaskNet", "small_cnn_multitask", "fit_multitask", "ProgressiveNet"]
+
+
+class MultiTaskNet(nn.Module):
+    """A shared `trunk` followed by one head per task: `model(x, task)` = heads[task](trunk(x)).
+
+    Introduced in notebook 02. Gradients of every task's loss reach the trunk; a head only
+    learns from its own task.
+    """
+
+    def __init__(self, trunk: nn.Module, heads: Mapping[str, nn.Module]):
+        super().__init__()
+        if not heads:
+            raise ValueError("a MultiTaskNet needs at least one head")
+        if bad := [name for name in heads if not isinstance(name, str) or not name]:
+            raise ValueError(f"task names must be non-empty strings, got {bad}")
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(dict(heads))
+
+    @property
+    def tasks(self) -> list[str]:
+        """The task names, in the order the heads were given."""
+        return list(self.heads.keys())
+
+    def forward(self, x: torch.Tensor, task: str) -> torch.Tensor:
+        if task not in self.heads:
+            raise KeyError(f"unknown task {task!r}; this model has heads for {self.tasks}")
+        return self.heads[task](self.trunk(x))
+
+
+def small_cnn_multitask(
+    n_classes: Mapping[str, int],
+    shared: int = 4,
+    channels: tuple[int, int, int] = (16, 32, 64),
+    hidden: int = 128,
+) -> MultiTaskNet:
+    """A `MultiTaskNet` cut from `SmallCNN`s: layers 1..`shared` form the trunk, and each task
+    gets its own copy of the remaining layers plus an output layer with `n_classes[task]` units.
+
+    `shared=4` shares all four layers (the heads are linear); `shared=3` shares the
+    convolutional layers and gives every task its own hidden layer. Introduced in notebook 02.
+    """
+    if not n_classes:
+        raise ValueError("n_classes must name at least one task")
+    if isinstance(shared, bool) or not isinstance(shared, int) or not 0 <= shared <= 4:
+        raise ValueError(f"shared must be an int between 0 and 4, got {shared!r}")
+    nets = {task: SmallCNN(k, channels=channels, hidden=hidden) for task, k in n_classes.items()}
+    first = next(iter(nets.values()))
+    trunk = nn.Sequential(*first.layers[:shared])
+    heads = {task: nn.Sequential(*net.layers[shared:], net.head) for task, net in nets.items()}
+    return MultiTaskNet(trunk, heads)
+
+
+def _check_task_data(model: nn.Module, tasks: Mapping[str, tuple[torch.Tensor, torch.Tensor]]):
+    if not tasks:
+        raise ValueError("tasks is empty: give at least one task's (x, y)")
+    known = getattr(model, "tasks", None)
+    if known is None:
+        raise TypeError(
+            f"{type(model).__name__} has no `tasks`: use a MultiTaskNet or a ProgressiveNet"
+        )
+    for name, pair in tasks.items():
+        if name not in known:
+            raise KeyError(f"unknown task {name!r}; this model has heads for {list(known)}")
+        x, y = pair
+        if len(x) != len(y):
+            raise ValueError(f"task {name!r}: x has {len(x)} samples but y has {len(y)}")
+        if len(x) == 0:
+            raise ValueError(f"task {name!r} has no training samples")
+
+
+def fit_multitask(
+    model: nn.Module,
+    tasks: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    *,
+    steps: int,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    weights: Mapping[str, float] | None = None,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "multitask training",
+) -> dict[str, list[float]]:
+    """Train `model` with Adam for `steps` steps on the tasks in `tasks` (name → (x, y)).
+
+    `model` is a `MultiTaskNet` or a `ProgressiveNet`: anything called as `model(x, task)`
+    with a `tasks` list.
+    Every step takes one mini-batch of up to `batch_size` samples from *each* task (walking
+    through a fresh random order of that task's samples, epoch after epoch) and minimises
+    Σ_task weights[task] · cross-entropy(model(x_task, task), y_task) (weights default to 1).
+    Only parameters with `requires_grad` are optimised, and only the heads of the tasks given
+    (and the trunk) receive gradients: training with one task is plain single-task training.
+    Returns the per-step loss of each task and their weighted sum ("loss"). Introduced in
+    notebook 02.
+    """
+    _check_task_data(model, tasks)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    weights = {name: 1.0 for name in tasks} if weights is None else dict(weights)
+    if set(weights) != set(tasks):
+        raise ValueError(f"weights name {sorted(weights)} but the tasks are {sorted(tasks)}")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("the model has no trainable parameters")
+    optimiser = torch.optim.Adam(trainable, lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    queues: dict[str, list[torch.Tensor]] = {name: [] for name in tasks}
+
+    def next_batch(name: str) -> torch.Tensor:
+        if not queues[name]:  # a new epoch of this task, in a new random order
+            n = len(tasks[name][1])
+            queues[name] = list(torch.randperm(n, generator=generator).split(batch_size))
+        return queues[name].pop(0)
+
+    model.to(device).train()
+    history: dict[str, list[float]] = {"loss": [], **{name: [] for name in tasks}}
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    for _ in bar:
+        total = torch.zeros((), device=device)
+        for name, (x, y) in tasks.items():
+            batch = next_batch(name)
+            logits = model(x[batch].to(device), name)
+            loss = nn.functional.cross_entropy(logits, y[batch].to(device))
+            history[name].append(loss.item())
+            total = total + weights[name] * loss
+        if not total.requires_grad:
+            raise ValueError(f"no trainable parameter affects the loss of tasks {list(tasks)}")
+        optimiser.zero_grad()
+        total.backward()
+        optimiser.step()
+        history["loss"].append(total.item())
+    model.eval()
+    return history
+
+
+def _split_at_relu(block: nn.Sequential) -> tuple[nn.Sequential, nn.Sequential]:
+    """(the part of a SmallCNN layer before its ReLU, the ReLU and what follows)."""
+    for i, module in enumerate(block):
+        if isinstance(module, nn.ReLU):
+            return block[:i], block[i:]
+    raise ValueError("a SmallCNN layer without a ReLU")
+
+
+class ProgressiveNet(nn.Module):
+    """A two-column progressive network (Rusu et al., 2016), built from `SmallCNN`s.
+
+    Column 1 is a frozen copy of `column1`, the network trained on the old task (its head
+    included). Column 2 is a new `SmallCNN` of the same shape with `n_classes` outputs for
+    the new task. Each layer i ≥ 2 of column 2, and its output layer, also receives column
+    1's activation from layer i − 1 through a trainable lateral adapter (a 1×1 convolution
+    into the convolutional layers, a linear map into the hidden and output layers), added
+    before the nonlinearity:  h2_i = f(W_i h2_{i−1} + U_i h1_{i−1}).
+
+    `model(x, new_task)` (also `model(x)`) is column 2's output; `model(x, old_task)` is
+    column 1's, which no training of column 2 can change. Introduced in notebook 02.
+    """
+
+    def __init__(
+        self,
+        column1: SmallCNN,
+        n_classes: int,
+        tasks: tuple[str, str] = ("task 1", "task 2"),
+    ):
+        super().__init__()
+        if not isinstance(column1, SmallCNN):
+            raise TypeError(f"column1 must be a SmallCNN, got {type(column1).__name__}")
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+            raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
+        if len(tasks) != 2 or len(set(tasks)) != 2 or not all(isinstance(t, str) for t in tasks):
+            raise ValueError(f"tasks must be two different names (old, new), got {tasks!r}")
+        self.old_task, self.new_task = tasks
+        self.column1 = copy.deepcopy(column1).requires_grad_(False).eval()
+        c1, c2, c3 = (layer[0].out_channels for layer in column1.layers[:3])
+        hidden = column1.feature_dim
+        self.column2 = SmallCNN(
+            n_classes,
+            channels=(c1, c2, c3),
+            hidden=hidden,
+            in_channels=column1.layers[0][0].in_channels,
+        )
+        self.laterals = nn.ModuleList(
+            [
+                nn.Conv2d(c1, c2, kernel_size=1),  # column 1's layer 1 → column 2's layer 2
+                nn.Conv2d(c2, c3, kernel_size=1),  # layer 2 → layer 3
+                nn.Sequential(nn.Flatten(), nn.Linear(c3 * 3 * 3, hidden)),  # layer 3 → layer 4
+                nn.Linear(hidden, n_classes),  # layer 4 → the output layer
+            ]
+        )
+
+    @property
+    def tasks(self) -> list[str]:
+        """[old task, new task]."""
+        return [self.old_task, self.new_task]
+
+    def train(self, mode: bool = True) -> ProgressiveNet:
+        super().train(mode)
+        self.column1.eval()  # the frozen column always runs in evaluation mode
+        return self
+
+    def forward(self, x: torch.Tensor, task: str | None = None) -> torch.Tensor:
+        task = self.new_task if task is None else task
+        if task not in self.tasks:
+            raise KeyError(f"unknown task {task!r}; this model has columns for {self.tasks}")
+        if x.ndim != 4 or x.shape[-2:] != (28, 28):
+            raise ValueError(f"expected images of shape (n, c, 28, 28), got {tuple(x.shape)}")
+        if task == self.old_task:
+            return self.column1(x)
+        h1, h2 = x, x
+        columns = zip(self.column1.layers, self.column2.layers, strict=True)
+        for i, (layer1, layer2) in enumerate(columns):
+            if i == 0:  # the first layer of each column sees only the image
+                h1, h2 = layer1(h1), layer2(h2)
+                continue
+            before, after = _split_at_relu(layer2)
+            h2 = after(before(h2) + self.laterals[i - 1](h1))  # own input + lateral, then ReLU
+            h1 = layer1(h1)
+        return self.column2.head(h2) + self.laterals[-1](h1)
