@@ -8,6 +8,10 @@ from zsl_utils.zeroshot import (
     attribute_priors,
     ausuc,
     dap_scores,
+    eszsl_fit,
+    eszsl_scores,
+    hubness_skewness,
+    k_occurrence,
     nearest_signature_scores,
     seen_unseen_curve,
 )
@@ -177,3 +181,74 @@ def test_ausuc_by_hand():
 def test_ausuc_rejects_bad_curves(curve, message):
     with pytest.raises(ValueError, match=message):
         ausuc(curve)
+
+
+def test_eszsl_fit_matches_the_formula():
+    rng = np.random.default_rng(0)
+    X, S = rng.normal(size=(20, 4)), rng.normal(size=(3, 5))
+    Y = -np.ones((20, 3))
+    Y[np.arange(20), rng.integers(0, 3, 20)] = 1
+    gamma, lam = 0.5, 2.0
+    expected = (
+        np.linalg.inv(X.T @ X + gamma * np.eye(4))
+        @ X.T
+        @ Y
+        @ S
+        @ np.linalg.inv(S.T @ S + lam * np.eye(5))
+    )
+    V = eszsl_fit(X, Y, S, gamma, lam)
+    assert V.shape == (4, 5)
+    assert np.allclose(V, expected)
+    assert np.allclose(eszsl_scores(X, V, S), X @ expected @ S.T)
+
+
+def test_eszsl_recovers_a_separable_toy_problem():
+    # features = the class attributes themselves: the identity map classifies perfectly
+    S = np.eye(3)
+    labels = np.repeat(np.arange(3), 5)
+    X = S[labels]
+    Y = np.eye(3)[labels]
+    V = eszsl_fit(X, Y, S, gamma=1e-3, lam=1e-3)
+    assert (eszsl_scores(X, V, S).argmax(1) == labels).all()
+    unseen = np.array([[1.0, 1.0, 0.0]])  # a new class described by two attributes
+    assert eszsl_scores(np.array([[1.0, 1.0, 0.0]]), V, np.vstack([S, unseen])).argmax() == 3
+
+
+def test_eszsl_errors():
+    X, Y, S = np.ones((4, 2)), np.ones((4, 3)), np.ones((3, 5))
+    with pytest.raises(ValueError, match="samples"):
+        eszsl_fit(X, Y[:3], S, 1.0, 1.0)
+    with pytest.raises(ValueError, match="class columns"):
+        eszsl_fit(X, Y, S[:2], 1.0, 1.0)
+    with pytest.raises(ValueError, match="gamma"):
+        eszsl_fit(X, Y, S, -1.0, 1.0)
+    with pytest.raises(ValueError, match="singular"):
+        eszsl_fit(X, Y, S, 0.0, 1.0)  # XᵀX of a constant X has rank 1
+    V = eszsl_fit(X, Y, S, 1.0, 1.0)
+    with pytest.raises(ValueError, match="features"):
+        eszsl_scores(np.ones((2, 3)), V, S)
+    with pytest.raises(ValueError, match="attributes"):
+        eszsl_scores(X, V, np.ones((3, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        eszsl_scores(np.ones(2), V, S)
+
+
+def test_k_occurrence_by_hand():
+    scores = np.array([[0.9, 0.1, 0.0], [0.8, 0.7, 0.0], [0.2, 0.1, 0.3]])
+    assert k_occurrence(scores).tolist() == [2, 0, 1]
+    assert k_occurrence(scores, k=2).tolist() == [3, 2, 1]
+    assert k_occurrence(scores, k=3).tolist() == [3, 3, 3]
+    with pytest.raises(ValueError, match="k must be"):
+        k_occurrence(scores, k=4)
+    with pytest.raises(ValueError, match="k must be"):
+        k_occurrence(scores, k=0)
+
+
+def test_hubness_skewness():
+    balanced = np.eye(4)  # every class is the nearest neighbour of exactly one query
+    assert hubness_skewness(balanced) == 0.0
+    hub = np.zeros((10, 5))
+    hub[:, 0] = 1.0  # class 0 is everybody's nearest neighbour
+    counts = np.array([10.0, 0, 0, 0, 0])
+    expected = np.mean((counts - 2) ** 3) / counts.std() ** 3
+    assert np.isclose(hubness_skewness(hub), expected) and expected > 1

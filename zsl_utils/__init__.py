@@ -5,8 +5,9 @@ Notebooks use `import zsl_utils as zu` and named imports from the topic modules:
 gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) and
 `report` (the key result a notebook hands to `make run`), `models` (a small CNN for layer
 transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...), `transfer`
-(few-shot transfer helpers), `progressive` (multitask networks, progressive networks) and
-`zeroshot` (DAP, the seen-unseen curve, ...).
+(few-shot transfer helpers), `progressive` (multitask networks, progressive networks),
+`zeroshot` (DAP, ESZSL, hubness, the seen-unseen curve, ...) and `protocol` (the zero-shot
+evaluation protocol: validation split, backbone features, γ choice, one results row).
 """
 
 from . import (
@@ -15,6 +16,7 @@ from . import (
     metrics,
     models,
     progressive,
+    protocol,
     report,
     repro,
     train,
@@ -38,6 +40,7 @@ __all__ = [
     "train",
     "transfer",
     "progressive",
+    "protocol",
     "repro",
     "report",
     "wordvec",

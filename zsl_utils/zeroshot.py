@@ -2,7 +2,8 @@
 
 Introduced in notebook 04: Direct Attribute Prediction (DAP, Lampert et al. 2009/2014), the
 lecture's "nearest attribute vector" lookup, and the seen–unseen accuracy curve with its area
-(AUSUC, Chao et al. 2016). Later notebooks add ESZSL and ConSE here.
+(AUSUC, Chao et al. 2016). Notebook 05 adds ESZSL (Romera-Paredes & Torr 2015) and the
+k-occurrence measure of hubness; later notebooks add ConSE here.
 
 Every scoring function returns an (images × classes) matrix, larger = more likely, so that
 `argmax` predicts and `zsl_utils.metrics.calibrated_stacking` can shift the seen columns.
@@ -24,6 +25,10 @@ __all__ = [
     "nearest_signature_scores",
     "seen_unseen_curve",
     "ausuc",
+    "eszsl_fit",
+    "eszsl_scores",
+    "k_occurrence",
+    "hubness_skewness",
     "DEFAULT_EPS",
 ]
 
@@ -232,3 +237,77 @@ def ausuc(curve: Mapping[str, np.ndarray]) -> float:
     if (np.diff(u) < 0).any():
         raise ValueError("curve['U'] must not decrease; order the points by increasing gamma")
     return float(np.sum(np.diff(u) * (s[1:] + s[:-1]) / 2))
+
+
+def _matrix(values, name: str) -> np.ndarray:
+    array = _to_numpy(values, name)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got shape {array.shape}")
+    return array
+
+
+def _ridge_inverse_times(gram: np.ndarray, reg: float, rhs: np.ndarray, name: str) -> np.ndarray:
+    """(gram + reg·I)⁻¹ rhs, with a clear error when the system is singular."""
+    try:
+        return np.linalg.solve(gram + reg * np.eye(len(gram)), rhs)
+    except np.linalg.LinAlgError as err:
+        raise ValueError(f"the ESZSL system is singular: make {name} larger than 0") from err
+
+
+def eszsl_fit(X, Y, S, gamma: float, lam: float) -> np.ndarray:
+    """Embarrassingly simple zero-shot learning (Romera-Paredes & Torr 2015), in closed form.
+
+    X: (samples, features); Y: (samples, classes), the target of each sample for each seen
+    class as the caller defines it (the paper uses +1 for the true class and −1 elsewhere);
+    S: (classes, attributes), one row per column of Y. Returns V (features, attributes) =
+    (XᵀX + γI)⁻¹ Xᵀ Y S (SᵀS + λI)⁻¹, the bilinear map that `eszsl_scores` uses.
+    Introduced in notebook 05.
+    """
+    X, Y, S = _matrix(X, "X"), _matrix(Y, "Y"), _matrix(S, "S")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} samples but Y has {Y.shape[0]}")
+    if S.shape[0] != Y.shape[1]:
+        raise ValueError(f"Y has {Y.shape[1]} class columns but S has {S.shape[0]} class rows")
+    for name, value in (("gamma", gamma), ("lam", lam)):
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    left = _ridge_inverse_times(X.T @ X, gamma, X.T @ Y @ S, "gamma")  # (XᵀX + γI)⁻¹ XᵀYS
+    return _ridge_inverse_times(S.T @ S, lam, left.T, "lam").T  # · (SᵀS + λI)⁻¹ (symmetric)
+
+
+def eszsl_scores(X, V, S):
+    """ESZSL's class scores X V Sᵀ: (samples × classes) for the classes whose rows are in S.
+
+    S may describe other classes than those `eszsl_fit` saw (the unseen ones): that is the
+    zero-shot step. Introduced in notebook 05.
+    """
+    X, V, S = _matrix(X, "X"), _matrix(V, "V"), _matrix(S, "S")
+    if X.shape[1] != V.shape[0]:
+        raise ValueError(f"X has {X.shape[1]} features but V expects {V.shape[0]}")
+    if S.shape[1] != V.shape[1]:
+        raise ValueError(f"S has {S.shape[1]} attributes but V expects {V.shape[1]}")
+    return X @ V @ S.T
+
+
+def k_occurrence(scores, k: int = 1) -> np.ndarray:
+    """N_k of every class: in how many rows of `scores` (queries × classes) it is among the
+    k highest-scoring classes. A "hub" is a class with a large N_k; without hubness every
+    class would get about k·queries/classes. Introduced in notebook 05.
+    """
+    matrix = _matrix(scores, "scores")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= matrix.shape[1]:
+        raise ValueError(f"k must be an int between 1 and {matrix.shape[1]}, got {k!r}")
+    top = np.argpartition(-matrix, k - 1, axis=1)[:, :k]
+    return np.bincount(top.ravel(), minlength=matrix.shape[1])
+
+
+def hubness_skewness(scores, k: int = 1) -> float:
+    """The skewness of the k-occurrence distribution (Radovanović et al. 2010): about 0 when
+    every class is a nearest neighbour equally often, large and positive when a few hubs are
+    the nearest neighbour of most queries. Introduced in notebook 05.
+    """
+    counts = k_occurrence(scores, k).astype(np.float64)
+    spread = counts.std()
+    if spread == 0:
+        return 0.0
+    return float(np.mean((counts - counts.mean()) ** 3) / spread**3)

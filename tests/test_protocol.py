@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import torch
+
+import zsl_utils as zu
+from zsl_utils import protocol
+from zsl_utils.models import SmallCNN
+
+
+@pytest.fixture(scope="module")
+def data():
+    return zu.load_animals()
+
+
+def test_validation_split_keeps_test_and_unseen_classes_out(data):
+    split = protocol.validation_split(data)
+    assert set(split.unseen_classes.tolist()) == set(data.val_classes.tolist())
+    assert not set(split.seen_classes.tolist()) & set(split.unseen_classes.tolist())
+    used = np.concatenate([split.fit_loc, split.val_loc])
+    assert len(np.unique(used)) == len(used)
+    assert set(used.tolist()) == set(data.train_loc.tolist()) | set(data.val_loc.tolist())
+    assert not np.isin(data.labels[used], data.unseen_classes).any()
+    assert set(np.unique(data.labels[split.fit_loc]).tolist()) == set(split.seen_classes.tolist())
+
+
+def test_validation_split_holds_out_about_the_fraction_without_shared_images(data):
+    split = protocol.validation_split(data, held_fraction=0.2, seed=0)
+    held = split.val_loc[np.isin(data.labels[split.val_loc], split.seen_classes)]
+    assert 0.15 < len(held) / (len(held) + len(split.fit_loc)) < 0.25
+    fit_bytes = {data.images[i].tobytes() for i in split.fit_loc}
+    assert not any(data.images[i].tobytes() in fit_bytes for i in held)
+
+
+def test_validation_split_is_deterministic_per_seed(data):
+    a, b = protocol.validation_split(data, seed=1), protocol.validation_split(data, seed=1)
+    c = protocol.validation_split(data, seed=2)
+    assert np.array_equal(a.fit_loc, b.fit_loc)
+    assert not np.array_equal(a.fit_loc, c.fit_loc)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
+def test_validation_split_rejects_bad_fraction(data, fraction):
+    with pytest.raises(ValueError, match="held_fraction"):
+        protocol.validation_split(data, held_fraction=fraction)
+
+
+def test_train_backbone_columns_follow_classes(data, monkeypatch):
+    monkeypatch.setitem(protocol.BACKBONE, "epochs", 3)
+    classes = [3, 0]  # cow, then bear
+    loc = np.flatnonzero(np.isin(data.labels, classes))[::2]
+    model = protocol.train_backbone(data, loc, classes, progress=False)
+    assert isinstance(model, SmallCNN) and model.head.out_features == 2
+    x, y = data.tensors(loc)
+    predicted = np.array(classes)[zu.train.predict(model, x).argmax(1).numpy()]
+    assert (predicted == y.numpy()).mean() > 0.7
+
+
+def test_train_backbone_refuses_images_of_other_classes(data):
+    loc = np.concatenate([np.flatnonzero(data.labels == c)[:10] for c in (0, 6)])
+    with pytest.raises(ValueError, match="giraffe"):
+        protocol.train_backbone(data, loc, [0], progress=False)
+
+
+def test_image_features_are_the_hidden_layer():
+    model = SmallCNN(3, channels=(2, 2, 2), hidden=5)
+    x = torch.rand(4, 1, 28, 28)
+    features = protocol.image_features(model, x)
+    assert features.shape == (4, 5) and features.dtype == np.float32
+    assert np.allclose(features, model.features(x).detach().numpy(), atol=1e-6)
+    with pytest.raises(TypeError, match="SmallCNN"):
+        protocol.image_features(torch.nn.Linear(2, 2), x)
+
+
+# two seen classes (0, 1) and one unseen class (2); the unseen image is only right after γ > 1
+SCORES = np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 2.0, 1.0]])
+LABELS = np.array([0, 1, 2])
+
+
+def test_choose_gamma_takes_the_best_validation_h():
+    gamma = protocol.choose_gamma(SCORES, LABELS, [0, 1], [2])
+    assert 1 < gamma < 3  # the unseen image switches at 1, the seen ones at 3
+    with_cs = zu.gzsl_scores(
+        LABELS, zu.calibrated_stacking(SCORES, [0, 1], gamma).argmax(1), [0, 1], [2]
+    )
+    assert with_cs["H"] == 1.0
+
+
+def test_choose_gamma_ignores_other_columns():
+    wider = np.hstack([SCORES, np.full((3, 1), 100.0)])  # a class that takes no part
+    assert protocol.choose_gamma(wider, LABELS, [0, 1], [2]) == protocol.choose_gamma(
+        SCORES, LABELS, [0, 1], [2]
+    )
+
+
+def test_evaluate_by_hand():
+    row = protocol.evaluate(SCORES, LABELS, [0, 1], [2], gamma=2.0)
+    assert row["ZSL"] == 1.0  # among unseen classes only, the unseen image is right
+    assert (row["U"], row["S"], row["H"]) == (0.0, 1.0, 0.0)
+    assert (row["U+CS"], row["S+CS"], row["H+CS"]) == (1.0, 1.0, 1.0)
+    assert 0 < row["AUSUC"] <= 1
+    assert set(row) == {"ZSL", "U", "S", "H", "U+CS", "S+CS", "H+CS", "AUSUC"}
+
+
+def test_evaluate_accepts_tensors():
+    row = protocol.evaluate(torch.tensor(SCORES), torch.tensor(LABELS), [0, 1], [2], gamma=2.0)
+    assert row["H+CS"] == 1.0
+
+
+def test_evaluate_rejects_bad_input():
+    with pytest.raises(ValueError, match="one label per image"):
+        protocol.evaluate(SCORES, LABELS[:2], [0, 1], [2], gamma=0.0)
+    with pytest.raises(ValueError, match="seen and of unseen"):
+        protocol.evaluate(SCORES[:2], LABELS[:2], [0, 1], [2], gamma=0.0)

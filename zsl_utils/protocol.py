@@ -1,0 +1,169 @@
+"""The zero-shot evaluation protocol that notebooks 04-09 share, so that their numbers compare.
+
+Notebook 04 introduces it step by step; later notebooks call it:
+
+- `validation_split`: a GZSL validation set carved from the seen classes only (Xian et al.
+  2018): the `val_classes` play the unseen classes, and images of the other seen classes held
+  out by image content play the seen test images.
+- `train_backbone` and `image_features`: one image network per split, a `SmallCNN` softmax
+  classifier trained on the seen classes' images; its hidden layer is the image feature every
+  embedding method uses (as the benchmark's methods share ResNet-101 features).
+- `choose_gamma`: calibrated stacking's γ, the one with the best validation H.
+- `evaluate`: ZSL top-1 and GZSL U, S, H with and without calibration, and AUSUC, for a score
+  matrix over all classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import AnimalsData
+from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
+from .models import SmallCNN
+from .train import fit, predict
+from .zeroshot import ausuc, seen_unseen_curve
+
+__all__ = [
+    "ValidationSplit",
+    "validation_split",
+    "BACKBONE",
+    "train_backbone",
+    "image_features",
+    "choose_gamma",
+    "evaluate",
+]
+
+BACKBONE = {"channels": (8, 16, 32), "hidden": 64, "epochs": 8, "lr": 3e-3, "batch_size": 128}
+"""The backbone's architecture and training settings, the same in every notebook."""
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """Image indices and classes of a GZSL validation split drawn from the seen classes.
+
+    `fit_loc`: images to train on (classes `seen_classes`); `val_loc`: validation images,
+    held-out images of `seen_classes` followed by all training images of `unseen_classes`.
+    """
+
+    fit_loc: np.ndarray
+    val_loc: np.ndarray
+    seen_classes: np.ndarray
+    unseen_classes: np.ndarray
+
+
+def _image_digests(images: np.ndarray) -> np.ndarray:
+    return np.array([hashlib.sha256(image.tobytes()).hexdigest() for image in images])
+
+
+def validation_split(data: AnimalsData, held_fraction: float = 0.2, seed: int = 0):
+    """Carve a GZSL validation split out of `data.train_loc` and `data.val_loc`.
+
+    The classes of `data.val_classes` (never trained on here) act as unseen. Of the other seen
+    classes' training images, a `held_fraction` of the distinct images (grouped by content, so
+    exact duplicates stay on one side) is held out as the seen part of the validation set.
+    The real unseen classes and the test images are never touched. Introduced in notebook 04.
+    """
+    if not 0 < held_fraction < 1:
+        raise ValueError(f"held_fraction must be between 0 and 1, got {held_fraction}")
+    digests = _image_digests(data.images[data.train_loc])
+    distinct = np.unique(digests)
+    held_digests = distinct[np.random.default_rng(seed).random(len(distinct)) < held_fraction]
+    held = np.isin(digests, held_digests)
+    return ValidationSplit(
+        fit_loc=data.train_loc[~held],
+        val_loc=np.concatenate([data.train_loc[held], data.val_loc]),
+        seen_classes=np.setdiff1d(data.seen_classes, data.val_classes),
+        unseen_classes=np.asarray(data.val_classes),
+    )
+
+
+def train_backbone(
+    data: AnimalsData,
+    loc: np.ndarray,
+    classes: Iterable[int],
+    *,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> SmallCNN:
+    """A `SmallCNN` (settings `BACKBONE`) trained to classify the images `loc` into `classes`.
+
+    Output column j is class `classes[j]`. Every image in `loc` must belong to one of
+    `classes`: a zero-shot backbone never sees an unseen class. Introduced in notebook 05.
+    """
+    classes = np.asarray(list(classes))
+    labels = data.labels[np.asarray(loc)]
+    if stray := sorted(set(np.unique(labels).tolist()) - set(classes.tolist())):
+        names = [data.class_names[c] for c in stray]
+        raise ValueError(f"loc holds images of classes {names} that are not in `classes`")
+    x, y = data.class_subset([data.class_names[c] for c in classes], loc)
+    settings = dict(BACKBONE)
+    torch.manual_seed(seed)
+    model = SmallCNN(len(classes), channels=settings.pop("channels"), hidden=settings.pop("hidden"))
+    fit(model, x, y, **settings, device=device, seed=seed, progress=progress, desc="backbone")
+    return model
+
+
+class _Features(torch.nn.Module):
+    def __init__(self, model: SmallCNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.features(x)
+
+
+def image_features(model: SmallCNN, x: torch.Tensor, device: torch.device | str = "cpu"):
+    """The backbone's hidden-layer features of images `x`, as a float32 NumPy array."""
+    if not isinstance(model, SmallCNN):
+        raise TypeError(f"model must be a SmallCNN, got {type(model).__name__}")
+    return predict(_Features(model), x, device=device).numpy()
+
+
+def choose_gamma(scores, y_true, seen_classes: Iterable[int], unseen_classes: Iterable[int]):
+    """The calibrated-stacking γ with the highest H on validation data (the smallest if tied).
+
+    `scores` covers at least the columns of `seen_classes` and `unseen_classes`; other columns
+    (e.g. the real unseen classes) are ignored. Introduced in notebook 04.
+    """
+    curve = seen_unseen_curve(scores, y_true, seen_classes, unseen_classes)
+    return float(curve["gamma"][int(np.argmax(curve["H"]))])
+
+
+def evaluate(
+    scores, y_true, seen_classes: Iterable[int], unseen_classes: Iterable[int], gamma: float
+) -> dict[str, float]:
+    """One results row for test `scores` (images × all classes) and labels `y_true`.
+
+    "ZSL": per-class top-1 on the unseen test images among unseen classes only; "U", "S",
+    "H": GZSL, all classes competing; "U+CS", "S+CS", "H+CS": the same after calibrated
+    stacking with `gamma` (chosen on validation data, never here); "AUSUC": area under the
+    seen-unseen curve. Introduced in notebook 05.
+    """
+    scores = scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else scores
+    scores = np.asarray(scores, dtype=np.float64)
+    y = y_true.detach().cpu().numpy() if isinstance(y_true, torch.Tensor) else np.asarray(y_true)
+    if scores.ndim != 2 or y.shape != (scores.shape[0],):
+        raise ValueError(
+            f"need scores (images, classes) and one label per image, got {scores.shape}, {y.shape}"
+        )
+    seen, unseen = np.asarray(list(seen_classes)), np.asarray(list(unseen_classes))
+    is_unseen = np.isin(y, unseen)
+    if not is_unseen.any() or is_unseen.all():
+        raise ValueError("the test labels must include images of seen and of unseen classes")
+    zsl_pred = unseen[scores[is_unseen][:, unseen].argmax(axis=1)]
+    raw = gzsl_scores(y, scores.argmax(axis=1), seen, unseen)
+    calibrated = gzsl_scores(
+        y, calibrated_stacking(scores, seen, gamma).argmax(axis=1), seen, unseen
+    )
+    return {
+        "ZSL": per_class_accuracy(y[is_unseen], zsl_pred, unseen),
+        **raw,
+        **{f"{key}+CS": value for key, value in calibrated.items()},
+        "AUSUC": ausuc(seen_unseen_curve(scores, y, seen, unseen)),
+    }
