@@ -7,13 +7,15 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help env test lint run refresh lab data lock clean
+.PHONY: help env test lint run refresh lab student grade data lock clean
 
 help:
 	@echo "make run      execute every notebook into build/ and print a table of results"
 	@echo "make test     unit tests, lint and nbval on every notebook (what CI runs)"
 	@echo "make lab      JupyterLab in the course environment"
 	@echo "make refresh  re-execute the notebooks in place (regenerates committed outputs)"
+	@echo "make student  student versions of the notebooks in build/student (no solutions)"
+	@echo "make grade SUBMISSIONS=dir  autograde one subfolder of notebooks per student"
 	@echo "make data     rebuild data/ from its published source (needs PyPI access)"
 	@echo "make lock     re-solve the dependencies and rewrite constraints.txt"
 
@@ -40,6 +42,13 @@ refresh: env
 
 lab: env
 	$(BIN)/jupyter lab notebooks
+
+student: env
+	$(BIN)/python scripts/classroom.py student --out build/student
+
+grade: env
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir (one subfolder of notebooks per student)"; exit 2; }
+	$(BIN)/python scripts/classroom.py grade "$(SUBMISSIONS)" --out build/grades
 
 data: env
 	$(BIN)/python scripts/build_animals.py

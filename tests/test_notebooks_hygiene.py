@@ -84,3 +84,11 @@ def test_small_enough(notebook):
 def test_listed_in_the_readme_syllabus(notebook):
     path, _ = notebook
     assert path.name in (ROOT / "README.md").read_text()
+
+
+def test_at_least_three_exercises_of_each_kind(notebook):
+    _, nb = notebook
+    exercises = markdown(nb).split("## Exercises", 1)[-1]
+    kinds = re.findall(r"^\d+\. \*\*(Conceptual|Experimental|Code)\b", exercises, re.M)
+    assert len(kinds) >= 3, f"{len(kinds)} exercises; write '1. **Conceptual: title.**' etc."
+    assert {"Conceptual", "Experimental", "Code"} <= set(kinds), kinds
