@@ -8,6 +8,8 @@ from zsl_utils.progressive import (
     ProgressiveNet,
     fit_multitask,
     small_cnn_multitask,
+    task_accuracy,
+    with_new_head,
 )
 
 TINY = {"channels": (2, 3, 4), "hidden": 5}
@@ -117,6 +119,119 @@ def test_fit_multitask_errors():
         fit_multitask(nn.Linear(2, 2), tasks, steps=1)
     with pytest.raises(ValueError, match="no trainable parameters"):
         fit_multitask(model.requires_grad_(False), tasks, steps=1)
+
+
+def test_fit_multitask_penalty_is_added_to_the_loss():
+    tasks = tiny_tasks()
+    plain = fit_multitask(tiny_multitask(), tasks, steps=1, progress=False)
+    model = tiny_multitask()
+    penalised = fit_multitask(
+        model, tasks, steps=1, penalty=lambda m: torch.tensor(2.5), progress=False
+    )
+    assert penalised["loss"][0] == pytest.approx(plain["loss"][0] + 2.5)
+    # a penalty with a gradient moves the weights: pulling the head bias towards 100
+    model = tiny_multitask()
+    bias = model.heads["a"][-1].bias
+    fit_multitask(
+        model,
+        {"a": tasks["a"]},
+        steps=20,
+        lr=0.1,
+        penalty=lambda m: (m.heads["a"][-1].bias - 100).pow(2).sum(),
+        progress=False,
+    )
+    assert bias.min() > 1.0
+
+
+def test_fit_multitask_evaluate_records_a_curve():
+    model = tiny_multitask()
+    tasks = tiny_tasks()
+    calls = []
+
+    def evaluate(m):
+        calls.append(m.training)
+        assert not torch.is_grad_enabled()
+        return {"a accuracy": task_accuracy(m, *tasks["a"], "a"), "calls": len(calls)}
+
+    history = fit_multitask(model, tasks, steps=7, evaluate=evaluate, eval_every=3, progress=False)
+    assert history["step"] == [0, 3, 6, 7]
+    assert history["calls"] == [1.0, 2.0, 3.0, 4.0]
+    assert calls == [False] * 4  # evaluated in eval mode
+    assert len(history["loss"]) == 7 and all(0 <= a <= 1 for a in history["a accuracy"])
+    assert history["a accuracy"][-1] == task_accuracy(model, *tasks["a"], "a")
+    # evaluating does not change training: same losses as without it
+    plain = fit_multitask(tiny_multitask(), tasks, steps=7, progress=False)
+    assert plain["loss"] == history["loss"] and "step" not in plain
+
+
+def test_fit_multitask_evaluate_errors():
+    tasks = tiny_tasks()
+    with pytest.raises(ValueError, match="eval_every"):
+        fit_multitask(tiny_multitask(), tasks, steps=1, evaluate=lambda m: {}, eval_every=0)
+    with pytest.raises(ValueError, match=r"already uses: \['a'\]"):
+        fit_multitask(tiny_multitask(), tasks, steps=1, evaluate=lambda m: {"a": 1.0})
+    names = iter([{"x": 1.0}, {"y": 1.0}])
+    with pytest.raises(ValueError, match="same names"):
+        fit_multitask(tiny_multitask(), tasks, steps=1, evaluate=lambda m: next(names))
+
+
+# --- task_accuracy and with_new_head ----------------------------------------------------------
+
+
+def test_task_accuracy_matches_argmax_and_restores_mode():
+    model = tiny_multitask()
+    x, y = tiny_tasks(n=10)["b"]
+    with torch.no_grad():
+        expected = (model(x, "b").argmax(1) == y).float().mean().item()
+    model.train()
+    assert task_accuracy(model, x, y, "b", batch_size=3) == pytest.approx(expected)
+    assert model.training
+    with torch.no_grad():
+        y_pred = model(x, "b").argmax(1)
+    assert task_accuracy(model, x, y_pred, "b") == 1.0
+
+
+def test_task_accuracy_errors():
+    model = tiny_multitask()
+    x, y = tiny_tasks()["a"]
+    with pytest.raises(ValueError, match="x has 6 samples but y has 5"):
+        task_accuracy(model, x, y[:5], "a")
+    with pytest.raises(ValueError, match="no samples"):
+        task_accuracy(model, x[:0], y[:0], "a")
+    with pytest.raises(KeyError, match="unknown task 'c'"):
+        task_accuracy(model, x, y, "c")
+    with pytest.raises(TypeError, match="no `tasks`"):
+        task_accuracy(nn.Linear(2, 2), x, y, "a")
+
+
+def test_with_new_head_copies_the_model_and_adds_a_head():
+    torch.manual_seed(0)
+    old = SmallCNN(3, **TINY)
+    net = with_new_head(old, 4, tasks=("old", "new"))
+    x = torch.rand(5, 1, 28, 28)
+    assert net.tasks == ["old", "new"]
+    torch.testing.assert_close(net(x, "old"), old(x))
+    assert net(x, "new").shape == (5, 4)
+    old_ids = {id(p) for p in old.parameters()}
+    assert not old_ids & {id(p) for p in net.parameters()}  # a copy, not shared weights
+    # fine-tuning on the new task moves the trunk (and so the old task's outputs), not old
+    before = [p.detach().clone() for p in old.parameters()]
+    head_before = net.heads["old"].weight.detach().clone()
+    fit_multitask(
+        net, {"new": (x, torch.tensor([0, 1, 2, 3, 0]))}, steps=5, lr=0.05, progress=False
+    )
+    assert all(torch.equal(a, b) for a, b in zip(before, old.parameters(), strict=True))
+    assert torch.equal(head_before, net.heads["old"].weight)
+    assert not torch.allclose(net(x, "old"), old(x))
+
+
+def test_with_new_head_errors():
+    with pytest.raises(TypeError, match="SmallCNN"):
+        with_new_head(nn.Linear(2, 2), 3)
+    with pytest.raises(ValueError, match="n_classes"):
+        with_new_head(SmallCNN(3, **TINY), 0)
+    with pytest.raises(ValueError, match="two different names"):
+        with_new_head(SmallCNN(3, **TINY), 3, tasks=("a", "a"))
 
 
 # --- ProgressiveNet --------------------------------------------------------------------------

@@ -1,9 +1,10 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from zsl_utils.models import SmallCNN, freeze_layers
-from zsl_utils.transfer import epochs_for_steps, split_at
+from zsl_utils.transfer import epochs_for_steps, holdout_split, split_at
 
 
 def tiny_cnn():
@@ -65,3 +66,30 @@ def test_epochs_for_steps():
 def test_epochs_for_steps_rejects_bad_input(args, name):
     with pytest.raises(ValueError, match=name):
         epochs_for_steps(*args)
+
+
+def test_holdout_split_keeps_duplicates_of_test_images_out_of_the_pool():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(30, 1, 28, 28, generator=g)
+    y = torch.arange(30) % 3
+    x[20] = x[2]  # three identical images of class 2
+    x[23] = x[2]
+    test_loc, pool_loc = holdout_split(x, y, 4, seed=0)  # this seed puts image 20 in the test set
+    assert (np.bincount(y[test_loc].numpy()) == 4).all()
+    assert not set(test_loc) & set(pool_loc)
+    test_images = {img.numpy().tobytes() for img in x[test_loc]}
+    assert not {img.numpy().tobytes() for img in x[pool_loc]} & test_images
+    assert {2, 20, 23} & set(test_loc.tolist()) == {20}
+    assert 30 - len(test_loc) - len(pool_loc) == 2  # images 2 and 23 left the pool
+    assert 2 not in pool_loc and 23 not in pool_loc
+    assert (np.diff(pool_loc) > 0).all() and (np.diff(test_loc) > 0).all()
+    again = holdout_split(x, y, 4, seed=0)
+    assert np.array_equal(again[0], test_loc) and np.array_equal(again[1], pool_loc)
+
+
+def test_holdout_split_errors():
+    x, y = torch.rand(6, 1, 28, 28), torch.tensor([0, 0, 1, 1, 2, 2])
+    with pytest.raises(ValueError, match="x has 6 samples but y has 5"):
+        holdout_split(x, y[:5], 1, seed=0)
+    with pytest.raises(ValueError, match="fewer than 3"):
+        holdout_split(x, y, 3, seed=0)

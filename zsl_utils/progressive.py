@@ -6,13 +6,16 @@ at once, one mini-batch of every task per step and the sum of their losses (with
 task it is an ordinary training loop with the same budget, the fair baseline).
 `ProgressiveNet` (Rusu et al., 2016) keeps the network of task 1 as a frozen first column
 and learns task 2 in a new column that also reads column 1's activations through lateral
-connections, so task 1 cannot be forgotten.
+connections, so task 1 cannot be forgotten. `with_new_head` turns a trained `SmallCNN` into
+a two-head `MultiTaskNet` (its own head for the old task, a new one for the new task): the
+plain fine-tuning baseline, whose old-task accuracy shows catastrophic forgetting.
+`task_accuracy` measures any of these models on one task.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -20,7 +23,14 @@ from tqdm.auto import tqdm
 
 from .models import SmallCNN
 
-__all__ = ["MultiTaskNet", "small_cnn_multitask", "fit_multitask", "ProgressiveNet"]
+__all__ = [
+    "MultiTaskNet",
+    "small_cnn_multitask",
+    "with_new_head",
+    "fit_multitask",
+    "task_accuracy",
+    "ProgressiveNet",
+]
 
 
 class MultiTaskNet(nn.Module):
@@ -73,6 +83,28 @@ def small_cnn_multitask(
     return MultiTaskNet(trunk, heads)
 
 
+def with_new_head(
+    model: SmallCNN, n_classes: int, tasks: tuple[str, str] = ("task 1", "task 2")
+) -> MultiTaskNet:
+    """A copy of the trained `model` as a `MultiTaskNet` with two heads: `tasks[0]` keeps
+    `model`'s own head, `tasks[1]` gets a new output layer with `n_classes` units; all four
+    layers form the shared trunk.
+
+    Training it on the new task only (`fit_multitask(net, {tasks[1]: ...})`) is plain
+    fine-tuning: the trunk moves, the old head does not, and `net(x, tasks[0])` shows how
+    much of the old task is left. `model` itself is not changed. Introduced in notebook 02.
+    """
+    if not isinstance(model, SmallCNN):
+        raise TypeError(f"model must be a SmallCNN, got {type(model).__name__}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
+    if len(tasks) != 2 or len(set(tasks)) != 2:
+        raise ValueError(f"tasks must be two different names (old, new), got {tasks!r}")
+    copied = copy.deepcopy(model)
+    heads = {tasks[0]: copied.head, tasks[1]: nn.Linear(copied.feature_dim, n_classes)}
+    return MultiTaskNet(nn.Sequential(*copied.layers), heads)
+
+
 def _check_task_data(model: nn.Module, tasks: Mapping[str, tuple[torch.Tensor, torch.Tensor]]):
     if not tasks:
         raise ValueError("tasks is empty: give at least one task's (x, y)")
@@ -99,6 +131,9 @@ def fit_multitask(
     lr: float = 1e-3,
     batch_size: int = 64,
     weights: Mapping[str, float] | None = None,
+    penalty: Callable[[nn.Module], torch.Tensor] | None = None,
+    evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    eval_every: int = 10,
     device: torch.device | str = "cpu",
     seed: int = 0,
     progress: bool = True,
@@ -113,8 +148,14 @@ def fit_multitask(
     Σ_task weights[task] · cross-entropy(model(x_task, task), y_task) (weights default to 1).
     Only parameters with `requires_grad` are optimised, and only the heads of the tasks given
     (and the trunk) receive gradients: training with one task is plain single-task training.
-    Returns the per-step loss of each task and their weighted sum ("loss"). Introduced in
-    notebook 02.
+    `penalty(model)`, if given, is added to the loss at every step (e.g. EWC).
+    Returns the per-step loss of each task and their weighted sum ("loss").
+
+    `evaluate(model)`, if given, is called (in eval mode, without gradients) before the first
+    step, after every `eval_every` steps and after the last; it returns a few named numbers
+    (e.g. {"task 1 accuracy": ...}), which are recorded under their names, with the number of
+    steps taken so far under "step". This is how notebook 02 draws its forgetting curves.
+    Introduced in notebook 02.
     """
     _check_task_data(model, tasks)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -122,6 +163,8 @@ def fit_multitask(
     weights = {name: 1.0 for name in tasks} if weights is None else dict(weights)
     if set(weights) != set(tasks):
         raise ValueError(f"weights name {sorted(weights)} but the tasks are {sorted(tasks)}")
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
+        raise ValueError(f"eval_every must be a positive int, got {eval_every!r}")
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError("the model has no trainable parameters")
@@ -135,10 +178,29 @@ def fit_multitask(
             queues[name] = list(torch.randperm(n, generator=generator).split(batch_size))
         return queues[name].pop(0)
 
-    model.to(device).train()
     history: dict[str, list[float]] = {"loss": [], **{name: [] for name in tasks}}
+
+    def record(step: int) -> None:
+        model.eval()
+        with torch.no_grad():
+            values = dict(evaluate(model))
+        model.train()
+        if clash := sorted(set(values) & ({"loss", "step"} | set(tasks))):
+            raise ValueError(f"evaluate returned names that history already uses: {clash}")
+        if "step" not in history:
+            history["step"] = []
+            history.update({key: [] for key in values})
+        if set(values) != set(history) - {"loss", "step", *tasks}:
+            raise ValueError("evaluate must return the same names at every call")
+        history["step"].append(step)
+        for key, value in values.items():
+            history[key].append(float(value))
+
+    model.to(device).train()
+    if evaluate is not None:
+        record(0)
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
-    for _ in bar:
+    for step in bar:
         total = torch.zeros((), device=device)
         for name, (x, y) in tasks.items():
             batch = next_batch(name)
@@ -148,12 +210,51 @@ def fit_multitask(
             total = total + weights[name] * loss
         if not total.requires_grad:
             raise ValueError(f"no trainable parameter affects the loss of tasks {list(tasks)}")
+        if penalty is not None:
+            total = total + penalty(model)
         optimiser.zero_grad()
         total.backward()
         optimiser.step()
         history["loss"].append(total.item())
+        if evaluate is not None and ((step + 1) % eval_every == 0 or step + 1 == steps):
+            record(step + 1)
     model.eval()
     return history
+
+
+@torch.no_grad()
+def task_accuracy(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    task: str,
+    batch_size: int = 1024,
+    device: torch.device | str = "cpu",
+) -> float:
+    """Top-1 accuracy of `model(x, task)` on (x, y), in eval mode, in batches.
+
+    The multitask counterpart of `zsl_utils.train.accuracy`, for a `MultiTaskNet` or a
+    `ProgressiveNet`. Introduced in notebook 02.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError("no samples to evaluate")
+    known = getattr(model, "tasks", None)
+    if known is None:
+        raise TypeError(
+            f"{type(model).__name__} has no `tasks`: use a MultiTaskNet or a ProgressiveNet"
+        )
+    if task not in known:
+        raise KeyError(f"unknown task {task!r}; this model has heads for {list(known)}")
+    was_training = model.training
+    model.to(device).eval()
+    correct = sum(
+        (model(xb.to(device), task).argmax(1).cpu() == yb).sum().item()
+        for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)
+    )
+    model.train(was_training)
+    return correct / len(y)
 
 
 def _split_at_relu(block: nn.Sequential) -> tuple[nn.Sequential, nn.Sequential]:

@@ -4,18 +4,22 @@ Introduced in notebook 01 (fine-tuning, conservative training, layer transfer):
 `split_at` cuts a `SmallCNN` after layer k, so that the outputs of frozen layers can be
 computed once instead of at every training step; `epochs_for_steps` turns a budget of
 optimisation steps into the number of epochs `zsl_utils.train.fit` needs, so that a 1-shot
-and a 100-shot run get about the same number of updates.
+and a 100-shot run get about the same number of updates; `holdout_split` sets a fixed test
+set aside and keeps the rest as the pool that few-shot training sets are drawn from.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import torch
 from torch import nn
 
+from .data import sample_per_class
 from .models import SmallCNN
 
-__all__ = ["split_at", "epochs_for_steps"]
+__all__ = ["split_at", "epochs_for_steps", "holdout_split"]
 
 
 def split_at(model: SmallCNN, k: int) -> tuple[nn.Sequential, nn.Sequential]:
@@ -41,3 +45,24 @@ def epochs_for_steps(n_samples: int, batch_size: int, steps: int) -> int:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     batches_per_epoch = math.ceil(n_samples / batch_size)
     return math.ceil(steps / batches_per_epoch)
+
+
+def holdout_split(
+    x: torch.Tensor, y: torch.Tensor, n_test: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(test_loc, pool_loc): `n_test` random samples of every class for a fixed test set, and
+    the rest as a pool to draw training sets from, without any image identical to a test image.
+
+    The animal silhouettes contain exact duplicates, so without the second rule a test image
+    could also be drawn for training. Both index arrays are sorted. Introduced in notebook 02;
+    with seed 2018 it gives the target test set and pool that notebook 01 builds by hand.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+    test_loc = sample_per_class(y, n_test, seed)
+    test_images = {image.numpy().tobytes() for image in x[test_loc]}
+    rest = np.setdiff1d(np.arange(len(y)), test_loc)
+    pool_loc = np.array(
+        [i for i in rest if x[i].numpy().tobytes() not in test_images], dtype=np.int64
+    )
+    return test_loc, pool_loc
