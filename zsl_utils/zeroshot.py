@@ -3,7 +3,7 @@
 Introduced in notebook 04: Direct Attribute Prediction (DAP, Lampert et al. 2009/2014), the
 lecture's "nearest attribute vector" lookup, and the seen–unseen accuracy curve with its area
 (AUSUC, Chao et al. 2016). Notebook 05 adds ESZSL (Romera-Paredes & Torr 2015) and the
-k-occurrence measure of hubness; later notebooks add ConSE here.
+k-occurrence measure of hubness; notebook 06 adds ConSE (Norouzi et al. 2014).
 
 Every scoring function returns an (images × classes) matrix, larger = more likely, so that
 `argmax` predicts and `zsl_utils.metrics.calibrated_stacking` can shift the seen columns.
@@ -29,6 +29,7 @@ __all__ = [
     "eszsl_scores",
     "k_occurrence",
     "hubness_skewness",
+    "conse_embed",
     "DEFAULT_EPS",
 ]
 
@@ -311,3 +312,45 @@ def hubness_skewness(scores, k: int = 1) -> float:
     if spread == 0:
         return 0.0
     return float(np.mean((counts - counts.mean()) ** 3) / spread**3)
+
+
+def conse_embed(probs, seen_vectors, top_t: int, atol: float = 1e-4):
+    """ConSE (Norouzi et al. 2014): embed each image as the convex combination of the
+    semantic vectors of its T most probable seen classes,
+
+        f(x) = Σ_{t≤T} p(ŷ_t | x) s(ŷ_t) / Σ_{t≤T} p(ŷ_t | x),
+
+    where ŷ_1, ŷ_2, ... are the seen classes sorted by decreasing probability. `probs`:
+    (images, seen classes), a seen-class classifier's softmax, each row summing to 1 within
+    `atol` (anything else is rejected, not silently renormalised: logits or sigmoid outputs
+    are a mistake, not a distribution); `seen_vectors`: (seen classes, dims), row j the vector
+    of column j. Ties in probability are broken by column order (the earlier column wins).
+    Returns (images, dims), float64 NumPy, or a tensor if `probs` is one. Introduced in
+    notebook 06.
+    """
+    p = _matrix(probs, "probs")
+    vectors = _matrix(seen_vectors, "seen_vectors")
+    if p.shape[1] != vectors.shape[0]:
+        raise ValueError(
+            f"probs has {p.shape[1]} seen-class columns but seen_vectors has "
+            f"{vectors.shape[0]} rows"
+        )
+    if isinstance(top_t, bool) or not isinstance(top_t, (int, np.integer)):
+        raise TypeError(f"top_t must be an int, got {type(top_t).__name__}")
+    if not 1 <= top_t <= p.shape[1]:
+        raise ValueError(
+            f"top_t must be between 1 and {p.shape[1]} (the seen classes), got {top_t}"
+        )
+    if p.size and p.min() < 0:
+        raise ValueError(f"probs must be non-negative, got a minimum of {p.min():.3g}")
+    sums = p.sum(axis=1)
+    if not np.allclose(sums, 1.0, rtol=0.0, atol=atol):
+        worst = sums[np.argmax(np.abs(sums - 1))]
+        raise ValueError(
+            f"every row of probs must sum to 1 (within {atol}), but one sums to {worst:.6g}; "
+            "pass softmax(logits), not logits or sigmoids"
+        )
+    top = np.argsort(-p, axis=1, kind="stable")[:, :top_t]  # stable: earlier column wins ties
+    weights = np.take_along_axis(p, top, axis=1)  # (images, T), the largest is >= 1/classes
+    embedded = np.einsum("it,itd->id", weights, vectors[top]) / weights.sum(axis=1, keepdims=True)
+    return _like(embedded, probs)
