@@ -1,0 +1,162 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from zsl_utils import translation as tr
+
+SUPERVISED = [("en", "ja"), ("ja", "en"), ("en", "ko"), ("ko", "en")]
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return tr.train_translator(
+        SUPERVISED, range(30), seed=0, steps=3, hidden=16, embed=8, batch_size=8, progress=False
+    )
+
+
+def test_number_corpus_spells_out_numbers():
+    corpus = tr.number_corpus(["en", "ja", "ko"], [2026, 7])
+    assert isinstance(corpus, pd.DataFrame)
+    assert list(corpus.columns) == ["en", "ja", "ko"] and list(corpus.index) == [2026, 7]
+    assert corpus.loc[2026].tolist() == ["two thousand and twenty-six", "二千二十六", "이천이십육"]
+    assert corpus.loc[7, "ja"] == "七"
+
+
+def test_number_corpus_works_for_other_languages():
+    corpus = tr.number_corpus(["fr", "de"], [21])
+    assert corpus.loc[21].tolist() == ["vingt et un", "einundzwanzig"]
+
+
+@pytest.mark.parametrize(
+    ("languages", "numbers", "error", "match"),
+    [
+        (["en", "xx"], [1], ValueError, "no language"),
+        ([], [1], ValueError, "no languages"),
+        ("en", [1], TypeError, "not one string"),
+        (["en", "en"], [1], ValueError, "repeated language"),
+        (["en"], [], ValueError, "no numbers"),
+        (["en"], [-1], ValueError, "non-negative"),
+        (["en"], [3, 3], ValueError, "repeated numbers"),
+    ],
+)
+def test_number_corpus_rejects_bad_input(languages, numbers, error, match):
+    with pytest.raises(error, match=match):
+        tr.number_corpus(languages, numbers)
+
+
+def test_alphabet_is_the_characters_num2words_uses():
+    assert tr.alphabet("ja") == frozenset("零一二三四五六七八九十百千万")
+    assert "-" in tr.alphabet("en") and "," in tr.alphabet("en") and " " not in tr.alphabet("en")
+    assert not tr.alphabet("ja") & tr.alphabet("ko")
+    with pytest.raises(ValueError, match="no language"):
+        tr.alphabet("xx")
+
+
+def test_is_in_language():
+    assert tr.is_in_language("二千二十六", "ja")
+    assert tr.is_in_language("nine thousand, nine hundred", "en")
+    assert not tr.is_in_language("二千이십육", "ja")  # mixed scripts
+    assert not tr.is_in_language("이천이십육", "ja")
+    assert not tr.is_in_language("", "ja") and not tr.is_in_language("  ", "en")
+    assert not tr.is_in_language("2026", "en")  # digits are not how num2words writes numbers
+    with pytest.raises(TypeError, match="string"):
+        tr.is_in_language(5, "en")
+
+
+def test_exact_match_strips_surrounding_whitespace_only():
+    assert tr.exact_match([" twenty-one ", "二十"], ["twenty-one", "二十一"]) == 0.5
+    assert tr.exact_match(["twenty one"], ["twenty-one"]) == 0.0
+    assert tr.exact_match(["a b"], ["a  b"]) == 0.0
+    with pytest.raises(ValueError, match="2 predictions but 1 references"):
+        tr.exact_match(["a", "b"], ["a"])
+    with pytest.raises(ValueError, match="no predictions"):
+        tr.exact_match([], [])
+    with pytest.raises(TypeError, match="not one string"):
+        tr.exact_match("abc", "abc")
+    with pytest.raises(TypeError, match="strings"):
+        tr.exact_match([1], ["1"])
+
+
+def test_off_target_rate():
+    predictions = ["이천이십육", "二千二十六", "two thousand", "", "이천二十"]
+    assert tr.off_target_rate(predictions, "ko") == pytest.approx(4 / 5)
+    assert tr.off_target_rate(predictions, "ja") == pytest.approx(4 / 5)
+    assert tr.off_target_rate(predictions, "en") == pytest.approx(4 / 5)
+    with pytest.raises(ValueError, match="no predictions"):
+        tr.off_target_rate([], "ko")
+    with pytest.raises(ValueError, match="no language"):
+        tr.off_target_rate(["a"], "xx")
+
+
+def test_tokenize_keeps_frequent_words_and_splits_the_rest():
+    words = set(
+        tr._word_vocabulary(["one hundred", "two hundred", "three hundred", "二十", "二十"])
+    )
+    assert words == {" hundred"}
+    tokens = tr._tokenize("two hundred and 二十", words)
+    assert tokens == ["t", "w", "o", " hundred", " ", "a", "n", "d", " ", "二", "十"]
+    assert "".join(tokens) == "two hundred and 二十"
+
+
+def test_train_translator_builds_a_working_model(tiny_model):
+    model = tiny_model
+    assert model.languages == ["en", "ja", "ko"]
+    assert set(model.directions) == {*SUPERVISED, ("en", "en"), ("ja", "ja"), ("ko", "ko")}
+    assert model.target_token == "decoder" and len(model.history) == 3
+    out = tr.translate(model, ["二十一", "twenty-one"], "ko")
+    assert len(out) == 2 and all(isinstance(s, str) for s in out)
+    restricted = tr.translate(model, ["二十一", "twenty-one"], "ko", restrict_script=True)
+    assert all(set(s) <= tr.alphabet("ko") | {" "} for s in restricted)
+    assert tr.translate(model, [], "ko") == []
+    vectors = tr.encode(model, ["二十一", "이십일"])
+    assert vectors.shape == (2, 16) and np.isfinite(vectors).all()
+
+
+def test_train_translator_is_deterministic():
+    kwargs = dict(seed=3, steps=4, hidden=16, embed=8, batch_size=8, progress=False)
+    a = tr.train_translator(SUPERVISED, range(20), **kwargs)
+    b = tr.train_translator(SUPERVISED, range(20), **kwargs)
+    assert a.history == b.history
+    for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_naive_setup_puts_the_target_token_on_the_encoder():
+    model = tr.train_translator(
+        SUPERVISED,
+        range(20),
+        seed=0,
+        steps=2,
+        hidden=8,
+        embed=4,
+        batch_size=4,
+        target_token="encoder",
+        monolingual=False,
+        progress=False,
+    )
+    assert set(model.directions) == set(SUPERVISED)
+    assert model.source_ids("二十", "ko")[0] == model.index["<2ko>"]
+    with pytest.raises(ValueError, match="target_lang"):
+        tr.encode(model, ["二十"])
+    assert tr.encode(model, ["二十"], "ko").shape == (1, 8)
+
+
+def test_train_translator_rejects_bad_options():
+    with pytest.raises(ValueError, match="target_token"):
+        tr.train_translator(SUPERVISED, range(5), seed=0, target_token="middle")
+    with pytest.raises(ValueError, match="steps"):
+        tr.train_translator(SUPERVISED, range(5), seed=0, steps=0)
+    with pytest.raises(ValueError, match="pairs"):
+        tr.train_translator([("en", "ja", "ko")], range(5), seed=0)
+    with pytest.raises(ValueError, match="no language"):
+        tr.train_translator([("en", "xx")], range(5), seed=0)
+
+
+def test_translate_rejects_unknown_language_and_characters(tiny_model):
+    with pytest.raises(ValueError, match="not 'fr'"):
+        tr.translate(tiny_model, ["twenty"], "fr")
+    with pytest.raises(ValueError, match="never seen"):
+        tr.translate(tiny_model, ["ß"], "ja")
+    with pytest.raises(TypeError, match="not one string"):
+        tr.translate(tiny_model, "twenty", "ja")
