@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import ROOT, load_script
 
-from zsl_utils.data import ChecksumError, load_animals, sample_per_class
+from zsl_utils.data import ChecksumError, load_animals, make_animals_m, sample_per_class
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +189,70 @@ def test_sample_per_class():
         sample_per_class(labels, 3, seed=0)
     with pytest.raises(ValueError, match="at least 1"):
         sample_per_class(labels, 0, seed=0)
+
+
+def tiny_silhouettes():
+    images = np.zeros((5, 28, 28), dtype=np.uint8)
+    images[:, 8:20, 10:18] = 255  # a white block on black
+    images[1, 0, 0] = 100
+    return images
+
+
+def test_make_animals_m_shape_dtype_and_determinism():
+    images = tiny_silhouettes()
+    out = make_animals_m(images, seed=3)
+    assert out.shape == (5, 3, 28, 28) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, make_animals_m(images, seed=3))
+    assert not np.array_equal(out, make_animals_m(images, seed=4))
+    assert make_animals_m(images[:0], seed=0).shape == (0, 3, 28, 28)
+
+
+def test_make_animals_m_is_the_absolute_difference_with_a_patch():
+    # one photo whose pixel (r, c) has colour (r, c, 200): every patch shows where it came from
+    rows, cols = np.meshgrid(np.arange(40), np.arange(50), indexing="ij")
+    photo = np.stack([rows, cols, np.full_like(rows, 200)], axis=-1).astype(np.uint8)
+    images = tiny_silhouettes()
+    out = make_animals_m(images, seed=0, photos=[photo]).astype(int)
+    for blended, image in zip(out, images.astype(int), strict=True):
+        # pixels (1, 0) and (0, 1) are black in every image, so they show the photo itself
+        top, left = blended[0, 1, 0] - 1, blended[1, 0, 1] - 1
+        patch = photo[top : top + 28, left : left + 28].astype(int).transpose(2, 0, 1)
+        np.testing.assert_array_equal(blended, np.abs(patch - image))
+    assert (out[:, 2, 10, 12] == 55).all()  # |200 − 255| inside the white block
+    assert (out[:, 2, 0, 5] == 200).all()  # |200 − 0| on the black background
+
+
+def test_make_animals_m_uses_scikit_learns_photos_by_default():
+    from sklearn.datasets import load_sample_images
+
+    images = np.zeros((3, 28, 28), dtype=np.uint8)  # black: the blend is the patch itself
+    photos = list(load_sample_images().images)
+    np.testing.assert_array_equal(make_animals_m(images, 1), make_animals_m(images, 1, photos))
+    patches = make_animals_m(images, 1).transpose(0, 2, 3, 1)
+    for patch in patches:
+        found = [
+            (photo[r : r + 28, c : c + 28] == patch).all()
+            for photo in photos
+            for r, c in zip(*np.nonzero((photo[:-27, :-27] == patch[0, 0]).all(-1)), strict=True)
+        ]
+        assert any(found)
+
+
+def test_make_animals_m_rejects_bad_input():
+    images = tiny_silhouettes()
+    with pytest.raises(TypeError, match="uint8"):
+        make_animals_m(images.astype(np.float32) / 255, seed=0)
+    with pytest.raises(ValueError, match=r"\(n, 28, 28\)"):
+        make_animals_m(images[0], seed=0)
+    with pytest.raises(ValueError, match=r"\(n, 28, 28\)"):
+        make_animals_m(np.zeros((2, 32, 32), dtype=np.uint8), seed=0)
+    with pytest.raises(ValueError, match="seed"):
+        make_animals_m(images, seed=-1)
+    with pytest.raises(ValueError, match="empty"):
+        make_animals_m(images, seed=0, photos=[])
+    with pytest.raises(ValueError, match="photo 0"):
+        make_animals_m(images, seed=0, photos=[np.zeros((20, 40, 3), dtype=np.uint8)])
+    with pytest.raises(ValueError, match="photo 0"):
+        make_animals_m(images, seed=0, photos=[np.zeros((40, 40), dtype=np.uint8)])
+    with pytest.raises(TypeError, match="photo 0"):
+        make_animals_m(images, seed=0, photos=[np.zeros((40, 40, 3))])

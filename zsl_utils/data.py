@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["AnimalsData", "load_animals", "data_dir", "verify_checksums", "sample_per_class"]
+__all__ = [
+    "AnimalsData",
+    "load_animals",
+    "data_dir",
+    "verify_checksums",
+    "sample_per_class",
+    "make_animals_m",
+]
 
 SPLIT_KEYS = ("trainval_loc", "test_seen_loc", "test_unseen_loc", "train_loc", "val_loc")
 
@@ -195,3 +202,57 @@ def load_animals(split: str = "proposed") -> AnimalsData:
         split=split,
         **_read_split(root / "animals" / f"split_{split}.json", ids, len(labels)),
     )
+
+
+def _sample_photos() -> list[np.ndarray]:
+    from sklearn.datasets import load_sample_images  # the two photographs scikit-learn ships
+
+    return list(load_sample_images().images)
+
+
+def make_animals_m(
+    images: np.ndarray, seed: int, photos: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """Animals-M: each silhouette blended with a random patch of a colour photograph.
+
+    Built the way Ganin et al. (2016) built MNIST-M from MNIST: for every image, a random
+    photo (default: scikit-learn's two sample photographs, china.jpg and flower.jpg) and a
+    random 28×28 patch of it are drawn, and each colour channel becomes |patch − image|.
+    Black background takes the photo's colours, a white shape becomes their negative.
+    Introduced in notebook 03 (domain-adversarial training).
+
+    `images`: uint8 array (n, 28, 28), as in `AnimalsData.images`; `photos`: uint8 arrays
+    (height, width, 3), each at least 28×28. Returns a uint8 array (n, 3, 28, 28) with values
+    in 0..255, channels first like torch; the same `seed` always gives the same result.
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must be uint8 (0..255), got {images.dtype}")
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"images must have shape (n, 28, 28), got {images.shape}")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    photos = _sample_photos() if photos is None else [np.asarray(p) for p in photos]
+    if not photos:
+        raise ValueError("photos is empty: give at least one photograph")
+    for i, photo in enumerate(photos):
+        if photo.dtype != np.uint8:
+            raise TypeError(f"photo {i} must be uint8, got {photo.dtype}")
+        if photo.ndim != 3 or photo.shape[2] != 3 or min(photo.shape[:2]) < 28:
+            raise ValueError(f"photo {i} must be (height ≥ 28, width ≥ 28, 3), got {photo.shape}")
+    rng = np.random.default_rng(seed)
+    n = len(images)
+    which = rng.integers(len(photos), size=n)
+    heights = np.array([p.shape[0] for p in photos])[which]
+    widths = np.array([p.shape[1] for p in photos])[which]
+    top = rng.integers(0, heights - 27)  # the patch's corner: uniform over every position
+    left = rng.integers(0, widths - 27)
+    offsets = np.arange(28)
+    patches = np.empty((n, 28, 28, 3), dtype=np.uint8)
+    for k, photo in enumerate(photos):
+        chosen = np.flatnonzero(which == k)
+        rows = top[chosen, None, None] + offsets[None, :, None]
+        cols = left[chosen, None, None] + offsets[None, None, :]
+        patches[chosen] = photo[rows, cols]
+    blended = np.abs(patches.astype(np.int16) - images[..., None].astype(np.int16))
+    return blended.astype(np.uint8).transpose(0, 3, 1, 2).copy()
