@@ -68,3 +68,11 @@ def test_readme_syllabus_marks_exactly_the_notebooks_that_landed():
     landed = {name for name, status in rows if status == "✅"}
     on_disk = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert landed == on_disk
+
+
+def test_instructors_guide_covers_every_notebook_and_command():
+    guide = (ROOT / "INSTRUCTORS.md").read_text()
+    for command in ("make student", "make grade SUBMISSIONS="):
+        assert command in guide
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        assert f"| {path.name[:2]} " in guide, f"{path.name} has no row in INSTRUCTORS.md"

@@ -6,12 +6,15 @@ gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) 
 `report` (the key result a notebook hands to `make run`), `models` (a small CNN for layer
 transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...), `transfer`
 (few-shot transfer helpers), `progressive` (multitask networks, progressive networks),
-`zeroshot` (DAP, ESZSL, hubness, the seen-unseen curve, ...) and `protocol` (the zero-shot
-evaluation protocol: validation split, backbone features, γ choice, one results row).
+`layers` (gradient reversal and domain-adversarial training), `zeroshot` (DAP, ESZSL,
+ConSE, hubness, the seen-unseen curve, ...), `protocol` (the zero-shot evaluation protocol:
+validation split, backbone features, γ choice, one results row), `text` (captions and a
+text encoder for CLIP-style training) and `translation` (multilingual zero-shot translation).
 """
 
 from . import (
     data,
+    layers,
     losses,
     metrics,
     models,
@@ -19,8 +22,10 @@ from . import (
     protocol,
     report,
     repro,
+    text,
     train,
     transfer,
+    translation,
     wordvec,
     zeroshot,
 )
@@ -34,6 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "data",
+    "layers",
     "losses",
     "metrics",
     "models",
@@ -41,6 +47,8 @@ __all__ = [
     "transfer",
     "progressive",
     "protocol",
+    "text",
+    "translation",
     "repro",
     "report",
     "wordvec",
