@@ -14,6 +14,7 @@ from zsl_utils.zeroshot import (
     k_occurrence,
     nearest_signature_scores,
     seen_unseen_curve,
+    signed_targets,
 )
 
 PROBS = np.array([[0.9, 0.2]])
@@ -252,3 +253,12 @@ def test_hubness_skewness():
     counts = np.array([10.0, 0, 0, 0, 0])
     expected = np.mean((counts - 2) ** 3) / counts.std() ** 3
     assert np.isclose(hubness_skewness(hub), expected) and expected > 1
+
+
+def test_signed_targets():
+    Y = signed_targets(torch.tensor([5, 2, 5]), [2, 5])
+    assert Y.tolist() == [[-1, 1], [1, -1], [-1, 1]]
+    with pytest.raises(ValueError, match=r"\[7\] are not among"):
+        signed_targets([7], [2, 5])
+    with pytest.raises(ValueError, match="distinct"):
+        signed_targets([2], [2, 2])

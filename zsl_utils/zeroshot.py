@@ -25,6 +25,7 @@ __all__ = [
     "nearest_signature_scores",
     "seen_unseen_curve",
     "ausuc",
+    "signed_targets",
     "eszsl_fit",
     "eszsl_scores",
     "k_occurrence",
@@ -253,6 +254,18 @@ def _ridge_inverse_times(gram: np.ndarray, reg: float, rhs: np.ndarray, name: st
         return np.linalg.solve(gram + reg * np.eye(len(gram)), rhs)
     except np.linalg.LinAlgError as err:
         raise ValueError(f"the ESZSL system is singular: make {name} larger than 0") from err
+
+
+def signed_targets(labels, classes) -> np.ndarray:
+    """ESZSL's targets Y (samples × classes): +1 in the column of each sample's class, −1
+    elsewhere; column j is `classes[j]`. Introduced in notebook 05."""
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    classes = np.asarray(list(classes))
+    if y.ndim != 1 or classes.ndim != 1 or len(np.unique(classes)) != len(classes):
+        raise ValueError("labels must be a 1-D array and classes a list of distinct class ids")
+    if stray := sorted(set(y.tolist()) - set(classes.tolist())):
+        raise ValueError(f"labels {stray} are not among the classes {classes.tolist()}")
+    return np.where(y[:, None] == classes[None, :], 1.0, -1.0)
 
 
 def eszsl_fit(X, Y, S, gamma: float, lam: float) -> np.ndarray:
