@@ -205,11 +205,19 @@ def seen_unseen_curve(
         if gammas.size == 0:
             raise ValueError("gammas is empty")
     right_if_seen, right_if_unseen = best_seen == y, best_unseen == y
-    # (γ × images): is each image classified correctly at each γ?
-    correct = np.where(gammas[:, None] > switch[None, :], right_if_unseen, right_if_seen)
+
+    def class_accuracy(c) -> np.ndarray:
+        # correct images of class c at each γ: right as seen, plus the change of every image
+        # whose switching point lies below γ (counted exactly, in integers)
+        members = y == c
+        order = np.argsort(switch[members], kind="stable")
+        change = right_if_unseen[members].astype(np.int64) - right_if_seen[members]
+        changed = np.concatenate([[0], np.cumsum(change[order])])
+        below = np.searchsorted(switch[members][order], gammas, side="left")
+        return (right_if_seen[members].sum() + changed[below]) / members.sum()
 
     def mean_class_accuracy(classes: np.ndarray) -> np.ndarray:
-        return np.mean([correct[:, y == c].mean(axis=1) for c in classes], axis=0)
+        return np.mean([class_accuracy(c) for c in classes], axis=0)
 
     u, s = mean_class_accuracy(unseen), mean_class_accuracy(seen)
     total = u + s
