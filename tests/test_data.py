@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import io
 import json
@@ -8,7 +9,14 @@ import pytest
 import torch
 from conftest import ROOT, load_script
 
-from zsl_utils.data import ChecksumError, load_animals, make_animals_m, sample_per_class
+from zsl_utils.data import (
+    ChecksumError,
+    load_animals,
+    make_animals_m,
+    make_split,
+    sample_per_class,
+    with_split,
+)
 
 
 @pytest.fixture(scope="module")
@@ -160,15 +168,6 @@ def test_build_script_writes_reproducible_npz(tmp_path):
         assert npz["names"].tolist() == ["x", "yy"]
 
 
-def test_grouped_holdout_keeps_duplicates_together():
-    build = load_script("build_animals")
-    images = np.zeros((10, 2, 2), dtype=np.uint8)
-    images[:, 0, 0] = [0, 0, 0, 1, 2, 3, 4, 5, 6, 7]  # images 0-2 are identical
-    kept, held = build.grouped_holdout(np.arange(10), images, 0.3, np.random.default_rng(0))
-    assert sorted(kept + held) == list(range(10))
-    assert {0, 1, 2} <= set(kept) or {0, 1, 2} <= set(held)
-
-
 def test_class_subset_relabels_in_the_given_order(animals):
     x, y = animals.class_subset(["zebra", "bear"], loc=animals.test_seen_loc)
     assert len(x) == 400 and set(y.tolist()) == {0, 1}
@@ -256,3 +255,131 @@ def test_make_animals_m_rejects_bad_input():
         make_animals_m(images, seed=0, photos=[np.zeros((40, 40), dtype=np.uint8)])
     with pytest.raises(TypeError, match="photo 0"):
         make_animals_m(images, seed=0, photos=[np.zeros((40, 40, 3))])
+
+
+def test_with_split_reproduces_the_shipped_split(animals):
+    rebuilt = with_split(
+        load_animals(), ("giraffe", "horse", "sheep"), ("bear", "dog"), seed=2018, name="proposed"
+    )
+    for field in dataclasses.fields(animals):
+        expected, actual = getattr(animals, field.name), getattr(rebuilt, field.name)
+        if isinstance(expected, np.ndarray):
+            assert actual.dtype == expected.dtype, field.name
+            np.testing.assert_array_equal(actual, expected, err_msg=field.name)
+        else:
+            assert actual == expected, field.name
+
+
+def test_another_split_is_a_valid_xlsa17_split(animals):
+    other = with_split(animals, ["dog", "giraffe", "cat"], ["sheep", "horse"], seed=0, name="alt-1")
+    labels = other.labels
+    assert other.split == "alt-1" and other.images is animals.images
+    assert other.unseen_classes.tolist() == [2, 4, 6]  # sorted by class id, like the file
+    assert other.val_classes.tolist() == [7, 8]
+    assert other.seen_classes.tolist() == [0, 1, 3, 5, 7, 8, 9]
+    assert not set(other.trainval_loc) & set(other.test_seen_loc)
+    seen_images = np.flatnonzero(np.isin(labels, other.seen_classes))
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([other.trainval_loc, other.test_seen_loc])), seen_images
+    )
+    np.testing.assert_array_equal(other.test_unseen_loc, np.flatnonzero(np.isin(labels, [2, 4, 6])))
+    np.testing.assert_array_equal(np.sort([*other.train_loc, *other.val_loc]), other.trainval_loc)
+    assert set(labels[other.val_loc]) == {7, 8}
+    assert set(labels[other.train_loc]) == {0, 1, 3, 5, 9}
+    for c in other.seen_classes:  # 20 % of each class, give or take one group of duplicates
+        held = np.sum(labels[other.test_seen_loc] == c)
+        assert 200 <= held <= 210, (c, held)
+
+    def digests(loc):
+        return {hashlib.sha1(other.images[i].tobytes()).digest() for i in loc}
+
+    assert not digests(other.trainval_loc) & digests(other.test_seen_loc)
+
+
+def test_with_split_depends_on_the_seed_only_through_the_test_seen_draw(animals):
+    one = with_split(animals, ("cow", "horse", "sheep"), ("bear", "dog"), seed=1, name="a")
+    again = with_split(animals, ("sheep", "cow", "horse"), ("dog", "bear"), seed=1, name="a")
+    other_seed = with_split(animals, ("cow", "horse", "sheep"), ("bear", "dog"), seed=2, name="a")
+    np.testing.assert_array_equal(one.test_seen_loc, again.test_seen_loc)
+    assert not np.array_equal(one.test_seen_loc, other_seed.test_seen_loc)
+    np.testing.assert_array_equal(one.test_unseen_loc, other_seed.test_unseen_loc)
+
+
+def tiny_split_inputs():
+    """4 classes x 5 images (2 x 2 pixels); images 0-2 of class 0 are identical."""
+    labels = np.repeat(np.arange(4), 5)
+    images = np.zeros((20, 2, 2), dtype=np.uint8)
+    images[:, 0, 0] = np.arange(20)
+    images[:3, 0, 0] = 0
+    return images, labels, ["a", "b", "c", "d"]
+
+
+def test_make_split_on_a_tiny_case():
+    images, labels, names = tiny_split_inputs()
+    for seed in range(10):
+        split = make_split(
+            images, labels, names, ["d"], ["c"], seed, name="tiny", test_seen_fraction=0.4
+        )
+        assert split["name"] == "tiny" and split["seed"] == seed
+        assert split["seen_classes"] == ["a", "b", "c"] and split["unseen_classes"] == ["d"]
+        assert split["test_unseen_loc"] == [15, 16, 17, 18, 19]
+        assert split["val_loc"] == [i for i in split["trainval_loc"] if i >= 10]
+        assert split["train_loc"] == [i for i in split["trainval_loc"] if i < 10]
+        assert sorted(split["trainval_loc"] + split["test_seen_loc"]) == list(range(15))
+        held_a = [i for i in split["test_seen_loc"] if i < 5]
+        assert {0, 1, 2} <= set(held_a) or not {0, 1, 2} & set(held_a)  # duplicates together
+        # round(0.4 * 5) = 2 images: two single ones, the group of 3, or a single one then the group
+        assert len(held_a) in (2, 3, 4) and (len(held_a) == 2) == (0 not in held_a)
+        assert len([i for i in split["test_seen_loc"] if 5 <= i < 10]) == 2
+
+
+@pytest.mark.parametrize(
+    ("unseen", "val", "error", "message"),
+    [
+        (["d", "x"], ["c"], ValueError, r"unknown unseen_classes \['x'\]; known: \['a'"),
+        (["d"], ["c", "c"], ValueError, "val_classes repeat a class"),
+        ([], ["c"], ValueError, "unseen_classes is empty"),
+        (["d"], ["d"], ValueError, r"\['d'\] are both unseen and validation classes"),
+        (["d"], ["b", "c"], ValueError, "only 1 seen classes besides the validation classes"),
+        ("d", ["c"], TypeError, "not the string 'd'"),
+    ],
+)
+def test_make_split_rejects_bad_class_choices(unseen, val, error, message):
+    images, labels, names = tiny_split_inputs()
+    with pytest.raises(error, match=message):
+        make_split(images, labels, names, unseen, val, 0, name="tiny")
+
+
+def test_make_split_rejects_bad_arguments():
+    images, labels, names = tiny_split_inputs()
+
+    def split(**changes):
+        arguments = dict(images=images, labels=labels, class_names=names, unseen_classes=["d"])
+        arguments |= dict(val_classes=["c"], seed=0, name="tiny") | changes
+        return make_split(**arguments)
+
+    with pytest.raises(ValueError, match="one entry per label"):
+        split(images=images[:19])
+    with pytest.raises(ValueError, match=r"labels must lie in 0..3"):
+        split(labels=np.repeat(np.arange(1, 5), 5))
+    with pytest.raises(ValueError, match="1-D integer array"):
+        split(labels=labels.astype(float))
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        split(seed=-1)
+    with pytest.raises(ValueError, match="name must be letters"):
+        split(name="a/b")
+    with pytest.raises(ValueError, match="test_seen_fraction must be between 0 and 1"):
+        split(test_seen_fraction=1.0)
+    with pytest.raises(ValueError, match=r"classes \['e'\] have no images"):
+        split(class_names=[*names, "e"])
+    same = images.copy()
+    same[5:10] = same[5]  # class b: five identical images, one group, one side
+    with pytest.raises(ValueError, match="'b' has too few distinct images"):
+        split(images=same)
+
+
+def test_with_split_rejects_a_validation_class_that_is_unseen(animals):
+    with pytest.raises(ValueError, match="both unseen and validation"):
+        with_split(animals, ("giraffe", "horse", "sheep"), ("horse", "dog"), seed=0, name="bad")
+    with pytest.raises(ValueError, match="unknown unseen_classes"):
+        with_split(animals, ("unicorn", "horse", "sheep"), ("bear", "dog"), seed=0, name="bad")

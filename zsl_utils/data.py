@@ -1,7 +1,8 @@
-"""The course's embedded data: animal silhouettes, their class attributes and splits.
+"""The course's data: animal silhouettes, their class attributes and splits; the xlsa17 benchmark.
 
 Introduced in notebook 00. `data/README.md` says where each file comes from;
-`scripts/build_animals.py` rebuilds them from the published source.
+`scripts/build_animals.py` rebuilds them from the published source. `load_xlsa17` reads the
+ResNet-101 features and proposed splits of Xian et al. (TPAMI 2018) where a user has them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import csv
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.io import loadmat
 
 __all__ = [
     "AnimalsData",
@@ -23,6 +27,11 @@ __all__ = [
     "verify_checksums",
     "sample_per_class",
     "make_animals_m",
+    "make_split",
+    "with_split",
+    "Xlsa17Data",
+    "load_xlsa17",
+    "XLSA17_URL",
 ]
 
 SPLIT_KEYS = ("trainval_loc", "test_seen_loc", "test_unseen_loc", "train_loc", "val_loc")
@@ -155,17 +164,23 @@ def _read_descriptions(path: Path, class_names: list[str]) -> list[str]:
     return [rows[c] for c in class_names]
 
 
-def _read_split(path: Path, class_ids: dict[str, int], n_images: int) -> dict[str, np.ndarray]:
-    raw = json.loads(path.read_text())
+def _split_arrays(
+    raw: dict, class_ids: dict[str, int], n_images: int, source: object
+) -> dict[str, np.ndarray]:
+    """The class ids and 0-based index arrays of a split dict (as in split_<name>.json)."""
     split = {}
     for key in ("seen_classes", "unseen_classes", "val_classes"):
         split[key] = np.array([class_ids[name] for name in raw[key]], dtype=np.int64)
     for key in SPLIT_KEYS:
         loc = np.array(raw[key], dtype=np.int64)
         if loc.size and (loc.min() < 0 or loc.max() >= n_images):
-            raise ValueError(f"{path}: {key} has indices outside 0..{n_images - 1}")
+            raise ValueError(f"{source}: {key} has indices outside 0..{n_images - 1}")
         split[key] = loc
     return split
+
+
+def _read_split(path: Path, class_ids: dict[str, int], n_images: int) -> dict[str, np.ndarray]:
+    return _split_arrays(json.loads(path.read_text()), class_ids, n_images, path)
 
 
 def load_animals(split: str = "proposed") -> AnimalsData:
@@ -201,6 +216,146 @@ def load_animals(split: str = "proposed") -> AnimalsData:
         descriptions=_read_descriptions(root / "animals" / "descriptions.csv", class_names),
         split=split,
         **_read_split(root / "animals" / f"split_{split}.json", ids, len(labels)),
+    )
+
+
+def _grouped_holdout(
+    indices: np.ndarray, images: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[list[int], list[int]]:
+    """Hold out about `fraction` of `indices`, keeping identical images on the same side."""
+    groups: dict[bytes, list[int]] = {}
+    for i in indices:
+        groups.setdefault(hashlib.sha1(images[i].tobytes()).digest(), []).append(int(i))
+    order = list(groups.values())
+    rng.shuffle(order)
+    held, kept, target = [], [], round(fraction * len(indices))
+    for group in order:
+        (held if len(held) < target else kept).extend(group)
+    return sorted(kept), sorted(held)
+
+
+def _class_ids_of(names: Sequence[str], class_names: list[str], role: str) -> list[int]:
+    if isinstance(names, str):
+        raise TypeError(f"{role} must be a sequence of class names, not the string {names!r}")
+    names = list(names)
+    if unknown := [n for n in names if n not in class_names]:
+        raise ValueError(f"unknown {role} {unknown}; known: {class_names}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{role} repeat a class: {names}")
+    if not names:
+        raise ValueError(f"{role} is empty: name at least one class")
+    return sorted(class_names.index(n) for n in names)
+
+
+def _check_split_inputs(
+    images: np.ndarray, labels: np.ndarray, class_names: list[str], seed: int, name: str
+) -> None:
+    if images.ndim < 2 or len(images) != len(labels):
+        raise ValueError(
+            f"images {images.shape} must have one entry per label ({len(labels)} labels)"
+        )
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise ValueError(f"labels must lie in 0..{len(class_names) - 1} (one per class name)")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(
+            f"name must be letters, digits, '_' or '-' (a file name part), got {name!r}"
+        )
+
+
+def make_split(
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    unseen_classes: Sequence[str],
+    val_classes: Sequence[str],
+    seed: int,
+    *,
+    name: str,
+    test_seen_fraction: float = 0.2,
+) -> dict:
+    """A seen/unseen class split and its image indices in the xlsa17 form (0-based indices).
+
+    All images of `unseen_classes` form `test_unseen_loc`. Of every seen class, a random
+    `test_seen_fraction` of its images goes to `test_seen_loc` and the rest to `trainval_loc`;
+    identical images (same bytes) always stay on one side. `train_loc` / `val_loc` divide
+    `trainval_loc` by class: `val_classes` (seen classes) against the others. The same inputs
+    and `seed` always give the same split. Returns the dict that `scripts/build_animals.py`
+    writes to `split_<name>.json`; `with_split` applies it to `AnimalsData` (notebook 09).
+    """
+    images, labels, class_names = np.asarray(images), np.asarray(labels), list(class_names)
+    _check_split_inputs(images, labels, class_names, seed, name)
+    if not 0 < test_seen_fraction < 1:
+        raise ValueError(f"test_seen_fraction must be between 0 and 1, got {test_seen_fraction}")
+    unseen = _class_ids_of(unseen_classes, class_names, "unseen_classes")
+    val = _class_ids_of(val_classes, class_names, "val_classes")
+    if both := [class_names[c] for c in set(unseen) & set(val)]:
+        raise ValueError(f"{both} are both unseen and validation classes; val must be seen")
+    seen = [c for c in range(len(class_names)) if c not in unseen]
+    if len(seen) - len(val) < 2:
+        raise ValueError(
+            f"only {len(seen) - len(val)} seen classes besides the validation classes; "
+            "need at least 2 to train on"
+        )
+    if empty := [class_names[c] for c in range(len(class_names)) if not (labels == c).any()]:
+        raise ValueError(f"classes {empty} have no images")
+    rng = np.random.default_rng(seed)
+    trainval, test_seen = [], []
+    for c in seen:
+        kept, held = _grouped_holdout(np.flatnonzero(labels == c), images, test_seen_fraction, rng)
+        if not kept or not held:
+            raise ValueError(
+                f"class {class_names[c]!r} has too few distinct images to put some in both "
+                f"trainval and test_seen at test_seen_fraction={test_seen_fraction}"
+            )
+        trainval += kept
+        test_seen += held
+    trainval.sort()
+    return {
+        "name": name,
+        "seed": int(seed),
+        "seen_classes": [class_names[c] for c in seen],
+        "unseen_classes": [class_names[c] for c in unseen],
+        "val_classes": [class_names[c] for c in val],
+        "trainval_loc": trainval,
+        "test_seen_loc": sorted(test_seen),
+        "test_unseen_loc": np.flatnonzero(np.isin(labels, unseen)).tolist(),
+        "train_loc": [i for i in trainval if labels[i] not in val],
+        "val_loc": [i for i in trainval if labels[i] in val],
+    }
+
+
+def with_split(
+    data: AnimalsData,
+    unseen_classes: Sequence[str],
+    val_classes: Sequence[str],
+    seed: int,
+    *,
+    name: str,
+    test_seen_fraction: float = 0.2,
+) -> AnimalsData:
+    """A copy of `data` with another seen/unseen split, made by `make_split`.
+
+    Benchmarks repeat an experiment over several class splits so that no conclusion rests on
+    one (notebook 09). `with_split(load_animals(), ("giraffe", "horse", "sheep"),
+    ("bear", "dog"), seed=2018, name="proposed")` reproduces the shipped split exactly.
+    """
+    split = make_split(
+        data.images,
+        data.labels,
+        data.class_names,
+        unseen_classes,
+        val_classes,
+        seed,
+        name=name,
+        test_seen_fraction=test_seen_fraction,
+    )
+    ids = {class_name: i for i, class_name in enumerate(data.class_names)}
+    return replace(
+        data, split=name, **_split_arrays(split, ids, len(data.labels), f"split {name!r}")
     )
 
 
@@ -256,3 +411,138 @@ def make_animals_m(
         patches[chosen] = photo[rows, cols]
     blended = np.abs(patches.astype(np.int16) - images[..., None].astype(np.int16))
     return blended.astype(np.uint8).transpose(0, 3, 1, 2).copy()
+
+
+XLSA17_URL = (
+    "https://www.mpi-inf.mpg.de/departments/computer-vision-and-machine-learning/research/"
+    "zero-shot-learning/zero-shot-learning-the-good-the-bad-and-the-ugly"
+)
+_XLSA17_FOLDERS = ("AWA1", "AWA2", "CUB", "SUN", "APY")
+
+
+@dataclass(frozen=True)
+class Xlsa17Data:
+    """One data set of the xlsa17 release: ResNet-101 features, class attributes, proposed split.
+
+    Class ids (0-based) index `class_names` and the rows of `attributes`; `*_loc` arrays are
+    0-based image indices into `features` and `labels`.
+    """
+
+    name: str  # the release's folder name: AWA1, AWA2, CUB, SUN or APY
+    features: np.ndarray  # (images, dims) float32
+    labels: np.ndarray  # (images,) int64 class ids
+    class_names: list[str]
+    attributes: np.ndarray  # (classes, attributes) float32
+    trainval_loc: np.ndarray
+    test_seen_loc: np.ndarray
+    test_unseen_loc: np.ndarray
+    seen_classes: np.ndarray  # sorted class ids of trainval_loc
+    unseen_classes: np.ndarray  # sorted class ids of test_unseen_loc
+
+
+def _xlsa17_folder(root: Path, name: str) -> Path:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    folders = {folder.lower(): folder for folder in _XLSA17_FOLDERS}
+    if name.lower() not in folders:
+        raise ValueError(f"unknown xlsa17 data set {name!r}; known: {', '.join(_XLSA17_FOLDERS)}")
+    return root / folders[name.lower()]
+
+
+def _read_mat(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing. Download the xlsa17 release (xlsa17.zip, 'Proposed Split') "
+            f"from {XLSA17_URL} and unpack it; `root` is its data/ folder, which holds "
+            f"{', '.join(_XLSA17_FOLDERS)}."
+        )
+    content = loadmat(path, variable_names=list(keys))
+    if missing := [key for key in keys if key not in content]:
+        raise ValueError(f"{path} lacks the variables {missing}; an xlsa17 file has {list(keys)}")
+    return content
+
+
+def _one_based_indices(array: np.ndarray, what: str, upper: int) -> np.ndarray:
+    """A MATLAB column (or row) vector of 1-based indices in 1..`upper`, as 0-based int64."""
+    array = np.asarray(array)
+    if array.ndim > 2 or (array.ndim == 2 and 1 not in array.shape):
+        raise ValueError(f"{what} must be a vector, got shape {array.shape}")
+    values = array.ravel()
+    integral = np.issubdtype(values.dtype, np.integer) or (
+        np.issubdtype(values.dtype, np.floating) and np.array_equal(values, np.round(values))
+    )
+    if not integral:
+        raise ValueError(f"{what} must hold whole numbers, got {values.dtype}")
+    values = values.astype(np.int64)
+    if values.size and (values.min() < 1 or values.max() > upper):
+        raise ValueError(
+            f"{what} has values outside 1..{upper} (1-based): min {values.min()}, "
+            f"max {values.max()}"
+        )
+    return values - 1
+
+
+def _cell_strings(cell: np.ndarray, what: str) -> list[str]:
+    """A MATLAB cell array of strings, as scipy loads it (object array of string arrays)."""
+    names = []
+    for i, item in enumerate(np.asarray(cell, dtype=object).ravel()):
+        entry = np.asarray(item).ravel()
+        if entry.size != 1 or not isinstance(entry[0], str):
+            raise ValueError(f"{what} entry {i} is not a string: {item!r}")
+        names.append(str(entry[0]))
+    return names
+
+
+def load_xlsa17(root: str | os.PathLike, name: str) -> Xlsa17Data:
+    """Load one data set of the xlsa17 release of Xian et al. (TPAMI 2018) from `root`.
+
+    `root` is the release's data/ folder: `root/<NAME>/res101.mat` (`features`: dims ×
+    images, `labels`: 1-based) and `root/<NAME>/att_splits.mat` (`att`: attributes ×
+    classes, 1-based `trainval_loc`, `test_seen_loc`, `test_unseen_loc`, `allclasses_names`).
+    `name` is one of AWA1, AWA2, CUB, SUN, APY, in any case. Everything is converted to this
+    package's convention: images as rows, classes as rows, 0-based indices. Never downloads.
+    """
+    folder = _xlsa17_folder(Path(root), name)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{folder} does not exist. Download the xlsa17 release (xlsa17.zip, "
+            f"'Proposed Split') from {XLSA17_URL} and unpack it; `root` is its data/ folder."
+        )
+    res = _read_mat(folder / "res101.mat", ("features", "labels"))
+    splits = _read_mat(
+        folder / "att_splits.mat",
+        ("att", "trainval_loc", "test_seen_loc", "test_unseen_loc", "allclasses_names"),
+    )
+    features = np.asarray(res["features"])
+    if features.ndim != 2:
+        raise ValueError(f"res101.mat: features must be a matrix, got shape {features.shape}")
+    class_names = _cell_strings(splits["allclasses_names"], "att_splits.mat: allclasses_names")
+    att = np.asarray(splits["att"])
+    if att.ndim != 2 or att.shape[1] != len(class_names):
+        raise ValueError(
+            f"att_splits.mat: att has shape {att.shape}, but there are {len(class_names)} "
+            "classes in allclasses_names (att must be attributes × classes)"
+        )
+    labels = _one_based_indices(res["labels"], "res101.mat: labels", len(class_names))
+    if features.shape[1] != len(labels):
+        raise ValueError(
+            f"res101.mat: features has {features.shape[1]} columns (images) but there are "
+            f"{len(labels)} labels (features must be dims × images)"
+        )
+    loc = {
+        key: _one_based_indices(splits[key], f"att_splits.mat: {key}", len(labels))
+        for key in ("trainval_loc", "test_seen_loc", "test_unseen_loc")
+    }
+    seen, unseen = np.unique(labels[loc["trainval_loc"]]), np.unique(labels[loc["test_unseen_loc"]])
+    if both := [class_names[c] for c in np.intersect1d(seen, unseen)]:
+        raise ValueError(f"att_splits.mat: classes {both} are both seen (trainval) and unseen")
+    return Xlsa17Data(
+        name=folder.name,
+        features=np.ascontiguousarray(features.T, dtype=np.float32),
+        labels=labels,
+        class_names=class_names,
+        attributes=np.ascontiguousarray(att.T, dtype=np.float32),
+        seen_classes=seen,
+        unseen_classes=unseen,
+        **loc,
+    )
