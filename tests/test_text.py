@@ -175,6 +175,21 @@ def test_fit_clip_lowers_the_loss_and_keeps_a_fixed_scale_fixed():
     assert history["scale"] == pytest.approx([1 / 0.07] * 2, rel=1e-5)
 
 
+def test_clip_model_with_a_locked_image_side_trains_only_what_it_is_given():
+    features = torch.rand(16, 5)  # frozen image features, as in notebook 09 (LiT)
+    tokens = torch.tensor([[2, 3]] * 8 + [[4, 5]] * 8)
+    features[8:] += 2.0
+    model = tiny_model(image_encoder=torch.nn.Linear(5, 4))
+    image, _, _ = model(features, tokens)
+    assert image.shape == (16, 4) and torch.allclose(image.norm(dim=1), torch.ones(16))
+    history = text.fit_clip(
+        model, features, tokens, epochs=10, batch_size=8, lr=1e-2, progress=False
+    )
+    assert history["loss"][-1] < history["loss"][0]
+    with pytest.raises(TypeError, match="image_encoder"):
+        tiny_model(image_encoder=lambda x: x)
+
+
 def test_fit_clip_errors():
     model = tiny_model()
     images, tokens = torch.rand(4, 1, 28, 28), torch.ones(4, 2, dtype=torch.long)

@@ -245,6 +245,10 @@ class ClipModel(nn.Module):
     """An image encoder (a `SmallCNN` whose head is the projection to the joint space), a text
     encoder, and CLIP's temperature: `logit_scale` stores log(1/0.07) and `scale()` is its
     exponential clamped at 100 (Radford et al. 2021; open_clip). `learn_scale=False` fixes it.
+
+    `image_encoder` replaces the `SmallCNN` with any module that maps the "images" given to
+    `fit_clip` to `embed_dim` outputs, e.g. a linear projection of frozen image features (the
+    locked-image variant of notebook 09; Zhai et al. 2022, LiT).
     """
 
     MAX_SCALE = 100.0
@@ -257,11 +261,20 @@ class ClipModel(nn.Module):
         hidden: int = 64,
         init_scale: float = 1 / 0.07,
         learn_scale: bool = True,
+        image_encoder: nn.Module | None = None,
     ):
         super().__init__()
         if not 0 < init_scale <= self.MAX_SCALE:
             raise ValueError(f"init_scale must be in (0, {self.MAX_SCALE}], got {init_scale}")
-        self.image_encoder = SmallCNN(embed_dim, channels=channels, hidden=hidden)
+        if image_encoder is not None and not isinstance(image_encoder, nn.Module):
+            raise TypeError(
+                f"image_encoder must be an nn.Module, got {type(image_encoder).__name__}"
+            )
+        self.image_encoder = (
+            SmallCNN(embed_dim, channels=channels, hidden=hidden)
+            if image_encoder is None
+            else image_encoder
+        )
         self.text_encoder = text_encoder
         self.logit_scale = nn.Parameter(
             torch.tensor(math.log(init_scale)), requires_grad=learn_scale

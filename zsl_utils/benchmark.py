@@ -1,0 +1,251 @@
+"""Zero-shot methods on shared image features, one call per method, scores over all classes.
+
+Every function here trains on the features of seen-class images (`train_features`, their
+class ids `train_labels`, the seen classes `seen_classes`) and returns an (images × classes)
+score matrix for `eval_features`, one column per row of the class table it is given (all
+classes, by class id), ready for `protocol.choose_gamma` and `protocol.evaluate`.
+Notebook 06 introduces them to compare ConSE with DAP and the embedding methods on one
+backbone; notebook 07 adds them as rows beside CLIP; notebook 09's leaderboard runs them on
+several splits and seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics.pairwise import cosine_similarity
+from sklearn.preprocessing import StandardScaler
+
+from . import text
+from .losses import hinge_rank_loss
+from .zeroshot import conse_embed, dap_scores, eszsl_fit, eszsl_scores, signed_targets
+
+__all__ = [
+    "dap_attribute_probs",
+    "dap_on_features",
+    "eszsl_on_features",
+    "hinge_on_features",
+    "conse_on_probs",
+    "lit_on_features",
+]
+
+
+def _features(values, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty (images, dims) array, got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return array
+
+
+def _check_training(train_features, train_labels, eval_features, class_table, name):
+    """Validated float64 copies; labels must be class ids that index `class_table`'s rows."""
+    x_train = _features(train_features, "train_features")
+    x_eval = _features(eval_features, "eval_features")
+    if x_eval.shape[1] != x_train.shape[1]:
+        raise ValueError(
+            f"eval_features have {x_eval.shape[1]} dims but train_features have {x_train.shape[1]}"
+        )
+    labels = np.asarray(train_labels)
+    if labels.shape != (len(x_train),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"train_labels must hold one integer class id per training image, shape "
+            f"({len(x_train)},), got {labels.dtype} {labels.shape}"
+        )
+    table = _features(class_table, name)
+    if labels.min() < 0 or labels.max() >= len(table):
+        raise ValueError(f"train_labels must be class ids 0..{len(table) - 1} (rows of {name})")
+    return x_train, labels, x_eval, table
+
+
+def _seen(seen_classes: Iterable[int], labels: np.ndarray, n_classes: int) -> np.ndarray:
+    seen = np.asarray(list(seen_classes), dtype=np.int64)
+    if seen.ndim != 1 or len(np.unique(seen)) != len(seen) or len(seen) < 2:
+        raise ValueError(f"seen_classes must be at least 2 distinct class ids, got {seen.tolist()}")
+    if seen.min() < 0 or seen.max() >= n_classes:
+        raise ValueError(f"seen_classes must be class ids 0..{n_classes - 1}, got {seen.tolist()}")
+    if stray := sorted(set(labels.tolist()) - set(seen.tolist())):
+        raise ValueError(f"train_labels hold classes {stray} that are not in seen_classes")
+    return seen
+
+
+def _standardise(x_train: np.ndarray, x_eval: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scaler = StandardScaler().fit(x_train)
+    return scaler.transform(x_train), scaler.transform(x_eval)
+
+
+def dap_attribute_probs(train_features, train_labels, class_attributes, eval_features):
+    """p(a_m = 1 | x) for every attribute m: one logistic regression per attribute on the
+    standardised features, its targets the attribute values of each image's class.
+
+    Attributes with the same values on every training image share one regression (one per
+    distinct pattern); an attribute constant over the training classes gets that constant.
+    Returns (eval images, attributes) float64.
+    """
+    x_train, labels, x_eval, table = _check_training(
+        train_features, train_labels, eval_features, class_attributes, "class_attributes"
+    )
+    x_train, x_eval = _standardise(x_train, x_eval)
+    patterns, which = np.unique(table[labels].T, axis=0, return_inverse=True)
+    probs = np.empty((len(x_eval), len(patterns)))
+    for j, pattern in enumerate(patterns):
+        if pattern.min() == pattern.max():  # constant: no classifier needed
+            probs[:, j] = pattern[0]
+        else:
+            model = LogisticRegression(solver="liblinear").fit(x_train, pattern)
+            probs[:, j] = model.predict_proba(x_eval)[:, 1]
+    return probs[:, which.ravel()]
+
+
+def dap_on_features(train_features, train_labels, class_attributes, eval_features):
+    """DAP (notebook 04) on given features: `dap_attribute_probs`, then `zeroshot.dap_scores`
+    against the binary signatures of all classes. Returns (eval images, classes)."""
+    probs = dap_attribute_probs(train_features, train_labels, class_attributes, eval_features)
+    return dap_scores(probs, np.asarray(class_attributes, dtype=np.float64))
+
+
+def eszsl_on_features(
+    train_features,
+    train_labels,
+    seen_classes,
+    eval_features,
+    class_semantics,
+    gamma: float,
+    lam: float,
+):
+    """ESZSL (notebook 05) on standardised features: V from the seen classes' rows of
+    `class_semantics` with ±1 targets, scores x V sᵀ for every class. Returns (eval, classes)."""
+    x_train, labels, x_eval, table = _check_training(
+        train_features, train_labels, eval_features, class_semantics, "class_semantics"
+    )
+    seen = _seen(seen_classes, labels, len(table))
+    x_train, x_eval = _standardise(x_train, x_eval)
+    v = eszsl_fit(x_train, signed_targets(labels, seen), table[seen], gamma, lam)
+    return eszsl_scores(x_eval, v, table)
+
+
+def hinge_on_features(
+    train_features,
+    train_labels,
+    seen_classes,
+    eval_features,
+    class_semantics,
+    *,
+    seed: int = 0,
+    steps: int = 300,
+    margin: float = 1.0,
+    lr: float = 1e-2,
+    weight_decay: float = 1e-3,
+    batch_size: int = 256,
+    form: str = "max",
+):
+    """The embedding methods' bilinear model (ALE/SJE with attributes, DeViSE-like with word
+    vectors; notebook 05): scores x W sᵀ with unit-length class vectors s, W trained on the
+    standardised features by Adam with `losses.hinge_rank_loss` over the seen classes.
+    Returns (eval images, classes) float64."""
+    x_train, labels, x_eval, table = _check_training(
+        train_features, train_labels, eval_features, class_semantics, "class_semantics"
+    )
+    seen = _seen(seen_classes, labels, len(table))
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be at least 1, got {steps}, {batch_size}")
+    norms = np.linalg.norm(table, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("class_semantics has an all-zero row: it cannot be made unit length")
+    unit = torch.tensor(table / norms, dtype=torch.float32)
+    x_train, x_eval = _standardise(x_train, x_eval)
+    x = torch.tensor(x_train, dtype=torch.float32)
+    column = np.full(len(table), -1)
+    column[seen] = np.arange(len(seen))
+    targets = torch.tensor(column[labels])  # each image's column among the seen classes
+    generator = torch.Generator().manual_seed(seed)
+    w = (0.01 * torch.randn(x.shape[1], unit.shape[1], generator=generator)).requires_grad_()
+    optimiser = torch.optim.Adam([w], lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        batch = torch.randint(0, len(x), (batch_size,), generator=generator)
+        loss = hinge_rank_loss(x[batch] @ w @ unit[seen].T, targets[batch], margin, form=form)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        return (torch.tensor(x_eval, dtype=torch.float32) @ w @ unit.T).double().numpy()
+
+
+def conse_on_probs(probs, class_vectors, seen_classes, top_t: int):
+    """ConSE (notebook 06): each image's convex combination of its `top_t` most probable seen
+    classes' vectors, scored by cosine against every class's vector. `probs` is a seen-class
+    softmax, column j for `seen_classes[j]`. Returns (images, classes) float64."""
+    vectors = _features(class_vectors, "class_vectors")
+    seen = np.asarray(list(seen_classes), dtype=np.int64)
+    if seen.ndim != 1 or seen.min(initial=0) < 0 or seen.max(initial=0) >= len(vectors):
+        raise ValueError(
+            f"seen_classes must be class ids 0..{len(vectors) - 1} (rows of class_vectors)"
+        )
+    return cosine_similarity(conse_embed(probs, vectors[seen], top_t), vectors)
+
+
+def lit_on_features(
+    train_features,
+    captions,
+    eval_features,
+    prompts,
+    word_vectors,
+    *,
+    embed_dim: int = 64,
+    epochs: int = 6,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+):
+    """CLIP-style training with the image side locked (LiT, Zhai et al. 2022; notebook 07's
+    model on shared features): a linear projection of the standardised frozen features and a
+    GloVe-initialised text encoder, trained with `losses.clip_loss` on image–caption pairs;
+    then each class is scored by its prompts' mean embedding (prompt ensembling).
+
+    `captions`: one or more lists (variants) of one caption per training image; `prompts`:
+    one list of prompt strings per class (all classes, by class id). Returns (eval images,
+    classes): scale × cosine, float64.
+    """
+    x_train = _features(train_features, "train_features")
+    x_eval = _features(eval_features, "eval_features")
+    if x_eval.shape[1] != x_train.shape[1]:
+        raise ValueError(
+            f"eval_features have {x_eval.shape[1]} dims but train_features have {x_train.shape[1]}"
+        )
+    if isinstance(captions, (str, np.ndarray)) or not captions or isinstance(captions[0], str):
+        raise ValueError("captions must be a list of caption lists (variants), one per image each")
+    if bad := [i for i, variant in enumerate(captions) if len(variant) != len(x_train)]:
+        raise ValueError(f"caption variants {bad} do not hold one caption per training image")
+    every_text = [c for variant in captions for c in variant] + [p for ps in prompts for p in ps]
+    vocabulary = text.Vocabulary(every_text, word_vectors, seed=seed)
+    max_len = max(len(text.tokenize(c)) for c in every_text)
+    tokens = torch.stack([vocabulary.encode(v, max_len=max_len) for v in captions], dim=1)
+    x_train, x_eval = _standardise(x_train, x_eval)
+    torch.manual_seed(seed)
+    model = text.ClipModel(
+        text.TextEncoder(vocabulary.vectors, embed_dim),
+        embed_dim,
+        image_encoder=torch.nn.Linear(x_train.shape[1], embed_dim),
+    )
+    features = torch.tensor(x_train, dtype=torch.float32)
+    text.fit_clip(
+        model,
+        features,
+        tokens,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        seed=seed,
+        progress=False,
+    )
+    classes = text.class_embeddings(model, vocabulary, prompts, device=device)
+    with torch.no_grad():
+        model.eval()
+        images = model.encode_image(torch.tensor(x_eval, dtype=torch.float32).to(device)).cpu()
+        return (model.scale().cpu() * images @ classes.T).double().numpy()
