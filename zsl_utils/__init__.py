@@ -8,12 +8,17 @@ transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...),
 (few-shot transfer helpers), `progressive` (multitask networks, progressive networks),
 `layers` (gradient reversal and domain-adversarial training), `zeroshot` (DAP, ESZSL,
 ConSE, hubness, the seen-unseen curve, ...), `protocol` (the zero-shot evaluation protocol:
-validation split, backbone features, γ choice, one results row), `text` (captions and a
-text encoder for CLIP-style training) and `translation` (multilingual zero-shot translation).
+validation split, backbone features, γ choice, one results row), `benchmark` (the zero-shot
+methods on shared features, one call each), `text` (captions and a text encoder for
+CLIP-style training), `translation` (multilingual zero-shot translation), `generative`
+(synthesised features for unseen classes) and `selftaught` (features learned from unlabelled
+data).
 """
 
 from . import (
+    benchmark,
     data,
+    generative,
     layers,
     losses,
     metrics,
@@ -22,6 +27,7 @@ from . import (
     protocol,
     report,
     repro,
+    selftaught,
     text,
     train,
     transfer,
@@ -38,7 +44,10 @@ from .wordvec import load_glove
 __version__ = "0.1.0"
 
 __all__ = [
+    "benchmark",
     "data",
+    "generative",
+    "selftaught",
     "layers",
     "losses",
     "metrics",

@@ -1,0 +1,185 @@
+import numpy as np
+import pytest
+import torch
+
+from zsl_utils import generative as gen
+
+# two well-separated toy classes in 4-d: class 0 near (6, 1, 6, 1), class 1 near (1, 6, 1, 6)
+MEANS = np.array([[6.0, 1.0, 6.0, 1.0], [1.0, 6.0, 1.0, 6.0]])
+SEMANTICS = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])  # row 2: a class with no images
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models train faster on one thread than on several that wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy_features(n_per_class: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1], n_per_class)
+    features = np.abs(MEANS[labels] + 0.3 * rng.standard_normal((len(labels), 4)))
+    return features.astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def toy_cvae():
+    x, y = toy_features(200)
+    return gen.fit_feature_cvae(
+        x,
+        y,
+        SEMANTICS,
+        hidden=32,
+        latent_dim=2,
+        epochs=60,
+        lr=3e-3,
+        batch_size=64,
+        progress=False,
+    )
+
+
+def test_feature_cvae_shapes_and_non_negative_output():
+    model = gen.FeatureCVAE(feature_dim=5, semantic_dim=3, latent_dim=2, hidden=8)
+    mu, logvar = model.encode(torch.rand(4, 5), torch.rand(4, 3))
+    assert mu.shape == logvar.shape == (4, 2)
+    decoded = model.decode(torch.randn(4, 2), torch.rand(4, 3))
+    assert decoded.shape == (4, 5) and (decoded >= 0).all()
+
+
+@pytest.mark.parametrize("bad", [{"feature_dim": 0}, {"latent_dim": 1.5}, {"hidden": True}])
+def test_feature_cvae_rejects_bad_sizes(bad):
+    sizes = {"feature_dim": 5, "semantic_dim": 3, **bad}
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        gen.FeatureCVAE(**sizes)
+
+
+def test_fit_feature_cvae_learns_and_reports_history(toy_cvae):
+    model, history = toy_cvae
+    assert isinstance(model, gen.FeatureCVAE) and not model.training
+    assert set(history) == {"loss", "reconstruction", "kl"} and len(history["loss"]) == 60
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    x, _ = toy_features(200)
+    assert model.feature_scale.item() == pytest.approx(float(x.mean()), rel=1e-5)
+
+
+def test_synthesized_features_lie_near_their_class_mean(toy_cvae):
+    model, _ = toy_cvae
+    features, labels = gen.synthesize(model, SEMANTICS, [1, 0], n_per_class=300, seed=1)
+    assert features.shape == (600, 4) and features.dtype == np.float32
+    assert labels.tolist() == [1] * 300 + [0] * 300
+    for c in (0, 1):
+        mean = features[labels == c].mean(axis=0)
+        assert np.linalg.norm(mean - MEANS[c]) < 1.0  # the classes are 7.1 apart
+        assert np.linalg.norm(mean - MEANS[1 - c]) > 5.0
+
+
+def test_fit_and_synthesize_are_deterministic_given_a_seed():
+    x, y = toy_features(30)
+    kwargs = {"hidden": 8, "latent_dim": 2, "epochs": 3, "batch_size": 16, "progress": False}
+    (a, history_a), (b, history_b) = (
+        gen.fit_feature_cvae(x, y, SEMANTICS, seed=5, **kwargs) for _ in range(2)
+    )
+    assert history_a == history_b
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    first, _ = gen.synthesize(a, SEMANTICS, [2], 10, seed=3)
+    assert np.array_equal(first, gen.synthesize(b, SEMANTICS, [2], 10, seed=3)[0])
+    assert not np.array_equal(first, gen.synthesize(a, SEMANTICS, [2], 10, seed=4)[0])
+    c, _ = gen.fit_feature_cvae(x, y, SEMANTICS, seed=6, **kwargs)
+    assert not torch.equal(a.decoder[0].weight, c.decoder[0].weight)
+
+
+def test_fit_feature_cvae_rejects_bad_input():
+    x, y = toy_features(5)
+    with pytest.raises(ValueError, match="one class id per sample"):
+        gen.fit_feature_cvae(x, y[:-1], SEMANTICS, progress=False)
+    with pytest.raises(ValueError, match=r"class ids in 0\.\.2, got \[3\]"):
+        gen.fit_feature_cvae(x, np.where(y == 1, 3, 0), SEMANTICS, progress=False)
+    with pytest.raises(ValueError, match="integer class ids"):
+        gen.fit_feature_cvae(x, y.astype(float), SEMANTICS, progress=False)
+    with pytest.raises(ValueError, match="non-negative"):
+        gen.fit_feature_cvae(x - 10, y, SEMANTICS, progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        gen.fit_feature_cvae(np.full_like(x, np.nan), y, SEMANTICS, progress=False)
+    with pytest.raises(ValueError, match="class_semantics must be a non-empty 2-D"):
+        gen.fit_feature_cvae(x, y, SEMANTICS[0], progress=False)
+    with pytest.raises(ValueError, match="beta"):
+        gen.fit_feature_cvae(x, y, SEMANTICS, beta=-1.0, progress=False)
+    with pytest.raises(ValueError, match="epochs"):
+        gen.fit_feature_cvae(x, y, SEMANTICS, epochs=0, progress=False)
+    with pytest.raises(ValueError, match="all zero"):
+        gen.fit_feature_cvae(np.zeros_like(x), y, SEMANTICS, progress=False)
+
+
+def test_synthesize_rejects_bad_input(toy_cvae):
+    model, _ = toy_cvae
+    with pytest.raises(TypeError, match="FeatureCVAE"):
+        gen.synthesize(torch.nn.Linear(2, 2), SEMANTICS, [0], 5)
+    with pytest.raises(ValueError, match="3 dimensions but the model expects 2"):
+        gen.synthesize(model, np.ones((3, 3)), [0], 5)
+    with pytest.raises(ValueError, match="classes is empty"):
+        gen.synthesize(model, SEMANTICS, [], 5)
+    with pytest.raises(ValueError, match="n_per_class"):
+        gen.synthesize(model, SEMANTICS, [0], 0)
+    with pytest.raises(ValueError, match=r"got \[7\]"):
+        gen.synthesize(model, SEMANTICS, [7], 5)
+
+
+def test_fit_softmax_separates_classes_and_checks_labels():
+    x, y = toy_features(50)
+    classifier = gen.fit_softmax(x, y, 3, epochs=30, batch_size=32, progress=False)
+    assert isinstance(classifier, torch.nn.Linear) and classifier.out_features == 3
+    logits = classifier(torch.from_numpy(x)).detach()
+    assert (logits.argmax(1).numpy() == y).all()  # column j is class j; class 2 never wins
+    with pytest.raises(ValueError, match=r"class ids in 0\.\.0, got \[1\]"):
+        gen.fit_softmax(x, y, 1, progress=False)
+    with pytest.raises(ValueError, match="n_classes"):
+        gen.fit_softmax(x, y, 0, progress=False)
+
+
+def test_synthetic_features_let_the_softmax_predict_a_class_without_images(toy_cvae):
+    model, _ = toy_cvae
+    x, y = toy_features(200)
+    x_test, y_test = toy_features(20, seed=1)
+    fake_x, fake_y = gen.synthesize(model, SEMANTICS, [2], 200, seed=2)
+    unseen_test, _ = gen.synthesize(model, SEMANTICS, [2], 20, seed=9)  # fresh draws of class 2
+    settings = {"epochs": 20, "lr": 1e-2, "batch_size": 64, "progress": False}
+    with_fakes = gen.fit_softmax(
+        np.concatenate([x, fake_x]), np.concatenate([y, fake_y]), 3, **settings
+    )
+    real_only = gen.fit_softmax(x, y, 3, **settings)
+    for classifier, unseen_right in ((with_fakes, 20), (real_only, 0)):
+        predicted = classifier(torch.from_numpy(np.concatenate([x_test, unseen_test])))
+        predicted = predicted.argmax(1).numpy()
+        assert (predicted[:40] == y_test).all()  # the real classes stay right
+        assert (predicted[40:] == 2).sum() == unseen_right  # class 2 only with synthetic data
+
+
+def test_generative_zsl_scores_is_the_recipe_composed():
+    x, y = toy_features(20)
+    x_test, _ = toy_features(3, seed=1)
+    settings = {"n_per_class": 15, "beta": 2.0, "cvae_epochs": 2, "softmax_epochs": 3, "seed": 4}
+    scores = gen.generative_zsl_scores(x, y, x_test, SEMANTICS, [2], **settings)
+    assert scores.shape == (6, 3) and scores.dtype == np.float64
+    cvae, _ = gen.fit_feature_cvae(x, y, SEMANTICS, epochs=2, beta=2.0, seed=4, progress=False)
+    fake_x, fake_y = gen.synthesize(cvae, SEMANTICS, [2], 15, seed=4)
+    classifier = gen.fit_softmax(
+        np.concatenate([x, fake_x]),
+        np.concatenate([y, fake_y]),
+        3,
+        epochs=3,
+        seed=4,
+        progress=False,
+    )
+    expected = classifier(torch.from_numpy(x_test)).detach().numpy()
+    assert np.allclose(scores, expected, atol=1e-6)
+
+
+def test_generative_scores_refuse_unseen_classes_with_real_features():
+    x, y = toy_features(5)
+    with pytest.raises(ValueError, match=r"unseen classes \[1\] have real training features"):
+        gen.generative_zsl_scores(x, y, x, SEMANTICS, [1, 2])
+    with pytest.raises(ValueError, match="test_features have 3 dimensions but train_features 4"):
+        gen.generative_zsl_scores(x, y, x[:, :3], SEMANTICS, [2])
