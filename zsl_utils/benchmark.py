@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import text
 from .losses import hinge_rank_loss
-from .zeroshot import conse_embed, dap_scores, eszsl_fit, eszsl_scores, signed_targets
+from .zeroshot import _matrix, conse_embed, dap_scores, eszsl_fit, eszsl_scores, signed_targets
 
 __all__ = [
     "dap_attribute_probs",
@@ -34,22 +34,26 @@ __all__ = [
 
 
 def _features(values, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 2 or array.shape[0] == 0:
+    array = _matrix(values, name)
+    if array.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty (images, dims) array, got {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} holds NaN or infinite values")
     return array
 
 
-def _check_training(train_features, train_labels, eval_features, class_table, name):
-    """Validated float64 copies; labels must be class ids that index `class_table`'s rows."""
+def _train_and_eval(train_features, eval_features) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float64 training and evaluation features of the same width."""
     x_train = _features(train_features, "train_features")
     x_eval = _features(eval_features, "eval_features")
     if x_eval.shape[1] != x_train.shape[1]:
         raise ValueError(
             f"eval_features have {x_eval.shape[1]} dims but train_features have {x_train.shape[1]}"
         )
+    return x_train, x_eval
+
+
+def _check_training(train_features, train_labels, eval_features, class_table, name):
+    """Validated float64 copies; labels must be class ids that index `class_table`'s rows."""
+    x_train, x_eval = _train_and_eval(train_features, eval_features)
     labels = np.asarray(train_labels)
     if labels.shape != (len(x_train),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
@@ -211,12 +215,7 @@ def lit_on_features(
     one list of prompt strings per class (all classes, by class id). Returns (eval images,
     classes): scale × cosine, float64.
     """
-    x_train = _features(train_features, "train_features")
-    x_eval = _features(eval_features, "eval_features")
-    if x_eval.shape[1] != x_train.shape[1]:
-        raise ValueError(
-            f"eval_features have {x_eval.shape[1]} dims but train_features have {x_train.shape[1]}"
-        )
+    x_train, x_eval = _train_and_eval(train_features, eval_features)
     if isinstance(captions, (str, np.ndarray)) or not captions or isinstance(captions[0], str):
         raise ValueError("captions must be a list of caption lists (variants), one per image each")
     if bad := [i for i, variant in enumerate(captions) if len(variant) != len(x_train)]:
