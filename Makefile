@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help env test lint run refresh lab student grade data lock clean
+.PHONY: help env test test-seed lint run refresh lab student grade data lock clean
 
 help:
 	@echo "make run      execute every notebook into build/ and print a table of results"
 	@echo "make test     unit tests, lint and nbval on every notebook (what CI runs)"
+	@echo "make test-seed ZSL_SEED=N  nbval on every notebook at base seed N"
 	@echo "make lab      JupyterLab in the course environment"
 	@echo "make refresh  re-execute the notebooks in place (regenerates committed outputs)"
 	@echo "make student  student versions of the notebooks in build/student (no solutions)"
@@ -30,6 +31,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: env lint
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15
+
+test-seed: env
+	@case "$(ZSL_SEED)" in ''|*[!0-9]*) echo "usage: make test-seed ZSL_SEED=N (a non-negative integer)"; exit 2;; esac
+	ZSL_SEED=$(ZSL_SEED) $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env --durations=10
 
 lint: env
 	$(BIN)/ruff check zsl_utils tests scripts notebooks

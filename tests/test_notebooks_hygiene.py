@@ -57,7 +57,25 @@ def test_lesson_shape(notebook):
     assert re.search(r"^## Summary", text, re.M), "no '## Summary' section"
     assert re.search(r"^## Exercises", text, re.M), "no '## Exercises' section"
     first = "".join(code_cells(nb)[0]["source"])
-    assert "zu.set_seed(0)" in first and "zu.get_device()" in first, "not the standard setup cell"
+    assert "device = zu.setup()" in first, "not the standard setup cell"
+
+
+# A seed written as a number in a notebook ignores ZSL_SEED; seeds come from zu.seeds(...).
+LITERAL_SEED = re.compile(
+    r"(seed|SEEDS?|random_state)\s*=\s*[\[(]?\s*\d"
+    r"|(manual_seed|default_rng|set_seed|RandomState|SeedSequence)\(\s*\d"
+    r"|seeds?\s+in\s+(tqdm\()?(range\(|[\[(]\s*\d)"
+)
+
+
+def test_no_literal_seed(notebook):
+    _, nb = notebook
+    found = [
+        m.group(0)
+        for c in code_cells(nb)
+        for m in LITERAL_SEED.finditer("".join(c["source"]))
+    ]
+    assert not found, f"seeds written as numbers (take them from zu.seeds): {found}"
 
 
 def test_reports_a_key_result_and_asserts_claims(notebook):

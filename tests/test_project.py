@@ -49,15 +49,24 @@ def test_environment_yml_installs_the_same_package():
     assert pip_section == ["-c constraints.txt", "-e .[dev]"]
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_ci_runs_the_readme_test_command_and_a_second_base_seed():
     readme = (ROOT / "README.md").read_text()
-    assert "make test" in readme
+    assert "make test" in readme and "make test-seed ZSL_SEED=" in readme
     commands = [
         ln.strip()
         for ln in (ROOT / ".ci/run").read_text().splitlines()
         if ln.strip() and not ln.startswith("#")
     ]
-    assert commands[-1] == "make test"
+    assert "make test" in commands
+    (second,) = [c for c in commands if c.startswith("make test-seed")]
+    assert re.fullmatch(r"make test-seed ZSL_SEED=[1-9]\d*", second), "a base seed other than 0"
+    assert commands.index(second) > commands.index("make test")
+
+
+def test_makefile_passes_the_base_seed_to_nbval():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest-seed:")[1].split("\n\n")[0]
+    assert "ZSL_SEED=$(ZSL_SEED)" in recipe and "--nbval-lax" in recipe
 
 
 def test_readme_syllabus_marks_exactly_the_notebooks_that_landed():

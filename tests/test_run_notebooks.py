@@ -28,3 +28,15 @@ def test_run_reports_time_status_and_key_result(tmp_path, capsys):
     assert "execution" not in executed.cells[0].metadata
     assert (out / "run_times.csv").read_text().startswith("notebook,seconds,status,key_result")
     assert nbformat.read(good, as_version=4).cells[0].execution_count is None  # source untouched
+
+
+def test_kernels_see_the_base_seed_and_refresh_always_runs_base_zero(tmp_path, monkeypatch):
+    runner = load_script("run_notebooks")
+    source = "import zsl_utils as zu\nzu.key_result(f'base {zu.base_seed()}')"
+    monkeypatch.setenv("ZSL_SEED", "3")
+    seen = tiny_notebook(tmp_path / "01_seed.ipynb", source)
+    assert runner.main(["--out", str(tmp_path / "out"), str(seen)]) == 0
+    assert "base 3" in (tmp_path / "out" / "run_times.csv").read_text()
+    assert runner.main(["--in-place", str(seen)]) == 0
+    printed = nbformat.read(seen, as_version=4).cells[0].outputs[0]["text"]
+    assert "base 0" in printed

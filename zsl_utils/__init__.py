@@ -1,15 +1,16 @@
 """zsl_utils: the small tested package behind the transfer- and zero-shot-learning course.
 
-Notebooks use `import zsl_utils as zu` and named imports from the topic modules:
-`repro` (seed, device), `data` (animal silhouettes, attributes, splits), `wordvec` (GloVe as
-gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated stacking) and
-`report` (the key result a notebook hands to `make run`), `models` (a small CNN for layer
-transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...), `transfer`
-(few-shot transfer helpers), `progressive` (multitask networks, progressive networks),
-`layers` (gradient reversal and domain-adversarial training), `zeroshot` (DAP, ESZSL,
-ConSE, hubness, the seen-unseen curve, ...), `protocol` (the zero-shot evaluation protocol:
-validation split, backbone features, γ choice, one results row), `benchmark` (the zero-shot
-methods on shared features, one call each), `text` (captions and a text encoder for
+Notebooks use `import zsl_utils as zu` and named imports from the topic modules: `repro` (the
+base seed, the seeds derived from it, the device, the setup cell), `stats` (confidence
+intervals for the claims a notebook makes), `data` (animal silhouettes, attributes, splits),
+`wordvec` (GloVe as gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated
+stacking) and `report` (the key result a notebook hands to `make run`), `models` (a small CNN
+for layer transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...),
+`transfer` (few-shot transfer helpers), `progressive` (multitask networks, progressive
+networks), `layers` (gradient reversal and domain-adversarial training), `zeroshot` (DAP,
+ESZSL, ConSE, hubness, the seen-unseen curve, ...), `protocol` (the zero-shot evaluation
+protocol: validation split, backbone features, γ choice, one results row), `benchmark` (the
+zero-shot methods on shared features, one call each), `text` (captions and a text encoder for
 CLIP-style training), `translation` (multilingual zero-shot translation), `generative`
 (synthesised features for unseen classes) and `selftaught` (features learned from unlabelled
 data).
@@ -28,6 +29,7 @@ from . import (
     report,
     repro,
     selftaught,
+    stats,
     text,
     train,
     transfer,
@@ -38,7 +40,7 @@ from . import (
 from .data import load_animals
 from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
 from .report import key_result
-from .repro import get_device, set_seed
+from .repro import base_seed, get_device, seeds, set_seed, setup
 from .wordvec import load_glove
 
 __version__ = "0.1.0"
@@ -48,6 +50,7 @@ __all__ = [
     "data",
     "generative",
     "selftaught",
+    "stats",
     "layers",
     "losses",
     "metrics",
@@ -70,4 +73,7 @@ __all__ = [
     "key_result",
     "set_seed",
     "get_device",
+    "base_seed",
+    "seeds",
+    "setup",
 ]
