@@ -68,6 +68,18 @@ LITERAL_SEED = re.compile(
 )
 
 
+ASSERT_RULE = (
+    "# The asserts in this notebook are its tests. Each claims only what the evidence carries:"
+)
+
+
+def test_first_assert_cell_states_what_an_assert_may_claim(notebook):
+    _, nb = notebook
+    sources = ["".join(c["source"]) for c in code_cells(nb)]
+    first = next(s for s in sources if re.search(r"^\s*assert ", s, re.M))
+    assert first.startswith(ASSERT_RULE), "the first assert cell must open with the rule"
+
+
 def test_no_literal_seed(notebook):
     _, nb = notebook
     found = [
