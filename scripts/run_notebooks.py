@@ -50,28 +50,39 @@ def printed_lines(nb: nbformat.NotebookNode) -> list[str]:
     return lines
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop what changes from run to run (timings, interpreter version, widget state)."""
+    """Drop what changes from run to run (timings, interpreter version, widget state), and the
+    progress-bar widgets: without their state a reader would see bars frozen at 0 %."""
     nb.metadata["kernelspec"] = dict(KERNEL)
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("ExecuteTime", None)
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
     return nb
 
 
-def run_one(path: Path, destination: Path, timeout: int) -> RunResult:
-    nb = nbformat.read(path, as_version=4)
+def execute(nb: nbformat.NotebookNode, folder: Path, timeout: int) -> nbformat.NotebookNode:
+    """Run `nb` top to bottom in a fresh kernel started in `folder`; raise on a failing cell."""
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=KERNEL["name"],
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(folder)}},
     )
+    return client.execute()
+
+
+def run_one(path: Path, destination: Path, timeout: int) -> RunResult:
+    nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     try:
-        client.execute()
+        execute(nb, path.parent, timeout)
         status = "ok"
     except CellExecutionError as err:
         status = "FAILED: " + (str(err).strip().splitlines() or ["error"])[-1][:80]

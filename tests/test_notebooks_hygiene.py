@@ -68,6 +68,34 @@ LITERAL_SEED = re.compile(
 )
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+REPR_NOISE = re.compile(r"<[\w.]+ (object )?at 0x[0-9a-f]+>|np\.float(32|64)\(")
+
+
+def output_texts(nb):
+    for cell in code_cells(nb):
+        for output in cell.get("outputs", []):
+            for text in (output.get("text", ""), output.get("data", {}).get("text/plain", "")):
+                yield "".join(text) if isinstance(text, list) else text
+
+
+def test_no_stateless_widgets(notebook):
+    """A widget output without its state shows as a progress bar frozen at 0 %."""
+    _, nb = notebook
+    if "widgets" in nb["metadata"]:
+        return
+    widgets = [
+        o for c in code_cells(nb) for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})
+    ]
+    assert not widgets, f"{len(widgets)} widget outputs without state (use make refresh)"
+
+
+def test_no_object_reprs_in_outputs(notebook):
+    _, nb = notebook
+    noise = [m.group(0) for text in output_texts(nb) for m in REPR_NOISE.finditer(text)]
+    assert not noise, f"object reprs in outputs: {noise[:3]}"
+
+
 ASSERT_RULE = (
     "# The asserts in this notebook are its tests. Each claims only what the evidence carries:"
 )
@@ -83,9 +111,7 @@ def test_first_assert_cell_states_what_an_assert_may_claim(notebook):
 def test_no_literal_seed(notebook):
     _, nb = notebook
     found = [
-        m.group(0)
-        for c in code_cells(nb)
-        for m in LITERAL_SEED.finditer("".join(c["source"]))
+        m.group(0) for c in code_cells(nb) for m in LITERAL_SEED.finditer("".join(c["source"]))
     ]
     assert not found, f"seeds written as numbers (take them from zu.seeds): {found}"
 

@@ -40,3 +40,14 @@ def test_kernels_see_the_base_seed_and_refresh_always_runs_base_zero(tmp_path, m
     assert runner.main(["--in-place", str(seen)]) == 0
     printed = nbformat.read(seen, as_version=4).cells[0].outputs[0]["text"]
     assert "base 0" in printed
+
+
+def test_progress_widgets_are_not_committed(tmp_path):
+    runner = load_script("run_notebooks")
+    source = "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\nprint('done')"
+    path = tiny_notebook(tmp_path / "01_bar.ipynb", source)
+    executed = runner.execute(nbformat.read(path, as_version=4), tmp_path, timeout=60)
+    assert [o for o in executed.cells[0].outputs if runner.WIDGET_VIEW in o.get("data", {})]
+    outputs = runner.normalise(executed).cells[0].outputs
+    assert not [o for o in outputs if runner.WIDGET_VIEW in o.get("data", {})]
+    assert any("done" in o.get("text", "") for o in outputs)
