@@ -152,6 +152,37 @@ def test_fit_dann_lambda_zero_leaves_the_features_to_the_labels():
     assert any(not torch.equal(p, b) for p, b in zip(disc_a.parameters(), before, strict=True))
 
 
+def test_fit_dann_lambda_zero_matches_the_plain_step():
+    # with lambda_max = 0 the target features skip their backward pass; the update must be the
+    # one of the plain DANN step with grad_reverse(·, 0) on the concatenated batch
+    x_src, y_src, x_tgt = tiny_problem()
+    model_a, *parts_a = tiny_nets()
+    model_b, *parts_b = tiny_nets()
+    history = fit_dann(*parts_a, x_src, y_src, x_tgt, steps=4, batch_size=4, lr=1e-2,
+                       lambda_max=0.0, log_every=4, seed=3, progress=False)  # fmt: skip
+    extractor, predictor, disc = parts_b
+    optimiser = torch.optim.Adam(nn.ModuleList(parts_b).parameters(), lr=1e-2)
+    generator = torch.Generator().manual_seed(3)
+    domain = torch.cat([torch.zeros(4), torch.ones(4)])
+    correct = 0.0
+    for _ in range(4):
+        i_src = torch.randint(len(x_src), (4,), generator=generator)
+        i_tgt = torch.randint(len(x_tgt), (4,), generator=generator)
+        features = extractor(torch.cat([x_src[i_src], x_tgt[i_tgt]])).flatten(1)
+        label_loss = nn.functional.cross_entropy(predictor(features[:4]), y_src[i_src])
+        logit = disc(grad_reverse(features, 0.0)).squeeze(1)
+        domain_loss = nn.functional.binary_cross_entropy_with_logits(logit, domain)
+        optimiser.zero_grad()
+        (label_loss + domain_loss).backward()
+        optimiser.step()
+        correct += ((logit > 0).float() == domain).float().mean().item()
+    for p, q in zip(model_a.parameters(), model_b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+    for p, q in zip(parts_a[2].parameters(), disc.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+    assert history["domain_acc"] == [pytest.approx(correct / 4)]
+
+
 def test_fit_dann_without_labels_ignores_them():
     x_src, y_src, x_tgt = tiny_problem()
     model_a, *parts_a = tiny_nets()

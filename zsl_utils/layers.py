@@ -101,7 +101,9 @@ def fit_dann(
     λ = `lambda_max` × `dann_lambda(step / steps)`. One Adam optimiser updates everything:
     the domain classifier learns to tell the domains apart, the reversed gradient teaches the
     features to hide them. `lambda_max=0` is source-only training (the domain classifier
-    then only watches); `label_weight=0` drops the label predictor. `anneal=True` lowers the
+    then only watches; as the reversed gradient is zero, the target images' features are then
+    computed without gradient, which gives the same update and saves their backward pass);
+    `label_weight=0` drops the label predictor. `anneal=True` lowers the
     learning rate as Ganin et al. do, to `lr` / (1 + 10p)^0.75 at progress p.
     Batches are drawn with replacement from a generator seeded with `seed`.
 
@@ -143,9 +145,17 @@ def fit_dann(
         i_src = torch.randint(len(x_src), (batch_size,), generator=generator)
         i_tgt = torch.randint(len(x_tgt), (batch_size,), generator=generator)
         xs, ys = x_src[i_src].to(device), y_src[i_src].to(device)
-        features = extractor(torch.cat([xs, x_tgt[i_tgt].to(device)])).flatten(1)
+        if lambda_max == 0.0:  # the domain classifier only watches: no gradient to the features
+            source_features = extractor(xs).flatten(1)
+            with torch.no_grad():
+                target_features = extractor(x_tgt[i_tgt].to(device)).flatten(1)
+            features = torch.cat([source_features, target_features])
+            domain_input = features.detach()
+        else:
+            features = extractor(torch.cat([xs, x_tgt[i_tgt].to(device)])).flatten(1)
+            domain_input = grad_reverse(features, lambd)
         label_loss = nn.functional.cross_entropy(predictor(features[:batch_size]), ys)
-        domain_logit = discriminator(grad_reverse(features, lambd)).squeeze(1)
+        domain_logit = discriminator(domain_input).squeeze(1)
         domain_loss = nn.functional.binary_cross_entropy_with_logits(domain_logit, domain)
         optimiser.zero_grad()
         (label_weight * label_loss + domain_loss).backward()
