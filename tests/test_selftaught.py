@@ -168,3 +168,13 @@ def test_few_label_accuracy_rejects_bad_input():
         st.few_label_accuracy(train, labels, train, labels + 1, 1)
     with pytest.raises(ValueError, match="two classes"):
         st.few_label_accuracy(train, np.zeros(6, int), train, np.zeros(6, int), 1)
+
+
+def test_natural_patches_decode_the_photographs_once_and_return_own_copies():
+    st._grey_photos.cache_clear()
+    first = st.natural_patches(5, size=7, seed=0)
+    st.natural_patches(5, size=7, seed=1)
+    assert st._grey_photos.cache_info().misses == 1
+    first[:] = 0  # the caller's patches are its own; the shared photographs stay unchanged
+    assert np.array_equal(st.natural_patches(5, size=7, seed=1), st.natural_patches(5, 7, 1))
+    assert st.natural_patches(5, size=7, seed=0).any()

@@ -12,6 +12,8 @@ control: the same feature pipeline with filters nobody learned.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 from sklearn.decomposition import MiniBatchDictionaryLearning
@@ -82,11 +84,15 @@ def random_patches(images, n: int, size: int, seed: int = 0) -> np.ndarray:
     return images[which[:, None, None], rows, cols]
 
 
+@lru_cache(maxsize=1)
 def _grey_photos() -> np.ndarray:
+    """The two photographs in grey, decoded once per session (read-only: it is shared)."""
     from sklearn.datasets import load_sample_images  # china.jpg and flower.jpg, shipped with it
 
     photos = load_sample_images().images
-    return np.stack([photo.mean(axis=2) / 255 for photo in photos]).astype(np.float32)
+    grey = np.stack([photo.mean(axis=2) / 255 for photo in photos]).astype(np.float32)
+    grey.flags.writeable = False
+    return grey
 
 
 def natural_patches(n: int, size: int = 28, seed: int = 0) -> np.ndarray:
