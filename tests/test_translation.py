@@ -160,3 +160,44 @@ def test_translate_rejects_unknown_language_and_characters(tiny_model):
         tr.translate(tiny_model, ["ß"], "ja")
     with pytest.raises(TypeError, match="not one string"):
         tr.translate(tiny_model, "twenty", "ja")
+
+
+def test_stacked_networks_compute_what_nn_gru_computes():
+    nets = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        nets.append(tr._Seq2Seq(11, 4, 6))
+    params = {
+        key: torch.stack([net.state_dict()[name] for net in nets])
+        for key, name in tr._STACKED.items()
+    }
+    g = torch.Generator().manual_seed(0)
+    src = torch.randint(1, 11, (2, 5, 7), generator=g)
+    lengths = torch.randint(1, 8, (2, 5), generator=g)
+    dec_in = torch.randint(1, 11, (2, 5, 4), generator=g)
+    logits = tr._stacked_logits(params, src, lengths, dec_in)
+    assert logits.shape == (2, 5, 4, 11)
+    for i, net in enumerate(nets):
+        assert torch.allclose(logits[i], net(src[i], lengths[i], dec_in[i]), atol=1e-5)
+
+
+def test_train_translators_trains_each_seed_as_train_translator_does():
+    kwargs = dict(steps=5, hidden=16, embed=8, batch_size=8, progress=False)
+    models = tr.train_translators(SUPERVISED, range(20), seeds=[3, 5], **kwargs)
+    alone = tr.train_translator(SUPERVISED, range(20), seed=5, **kwargs)
+    assert len(models) == 2 and all(len(m.history) == 5 for m in models)
+    assert models[0].history != models[1].history  # other seed: other weights, other batches
+    assert np.allclose(models[1].history, alone.history, atol=1e-5)
+    for p, q in zip(models[1].net.parameters(), alone.net.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-5)
+    assert torch.equal(models[0].net.embed.weight[0], torch.zeros(8))  # <pad> stays zero
+    assert isinstance(tr.translate(models[0], ["二十一"], "ko")[0], str)
+
+
+@pytest.mark.parametrize(
+    ("seeds", "match"),
+    [([], "no seeds"), ([1, 1], "repeated seed"), ([-1], "non-negative"), ([1.5], "non-negative")],
+)
+def test_train_translators_rejects_bad_seeds(seeds, match):
+    with pytest.raises(ValueError, match=match):
+        tr.train_translators(SUPERVISED, range(5), seeds=seeds)

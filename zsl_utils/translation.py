@@ -36,6 +36,7 @@ __all__ = [
     "off_target_rate",
     "Translator",
     "train_translator",
+    "train_translators",
     "translate",
     "encode",
 ]
@@ -226,6 +227,190 @@ def _check_directions(directions) -> list[tuple[str, str]]:
     return directions
 
 
+_STACKED = {  # stacked name -> the parameter of _Seq2Seq it holds, one slice per model
+    "embed": "embed.weight",
+    "enc_w_ih": "encoder.weight_ih_l0",
+    "enc_w_hh": "encoder.weight_hh_l0",
+    "enc_b_ih": "encoder.bias_ih_l0",
+    "enc_b_hh": "encoder.bias_hh_l0",
+    "dec_w_ih": "decoder.weight_ih_l0",
+    "dec_w_hh": "decoder.weight_hh_l0",
+    "dec_b_ih": "decoder.bias_ih_l0",
+    "dec_b_hh": "decoder.bias_hh_l0",
+    "out_w": "out.weight",
+    "out_b": "out.bias",
+}
+
+
+def _stacked_gru(gates_in: torch.Tensor, h: torch.Tensor, w_hh, b_hh) -> torch.Tensor:
+    """nn.GRU's recurrence for K models at once. gates_in (K, B, T, 3H): the input's part of
+    the gates, bias included; h (K, B, H): the first state; w_hh (K, 3H, H), b_hh (K, 3H).
+    Returns the states (K, B, T, H). Gate order and formula as in torch.nn.GRU."""
+    size = h.shape[-1]
+    w_t, bias = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
+    states = []
+    for g in gates_in.unbind(2):
+        gh = torch.baddbmm(bias, h, w_t)
+        rz = torch.sigmoid(g[..., : 2 * size] + gh[..., : 2 * size])
+        r, z = rz[..., :size], rz[..., size:]
+        n = torch.tanh(g[..., 2 * size :] + r * gh[..., 2 * size :])
+        h = n + z * (h - n)  # (1 - z) * n + z * h
+        states.append(h)
+    return torch.stack(states, 2)
+
+
+def _stacked_logits(p: dict[str, torch.Tensor], src, lengths, dec_in) -> torch.Tensor:
+    """The logits of K `_Seq2Seq` networks whose parameters are stacked in `p` (see _STACKED),
+    each on its own batch: src (K, B, S), lengths (K, B), dec_in (K, B, T) -> (K, B, T, V)."""
+    k, b, _ = src.shape
+    vocab, embed = p["embed"].shape[1:]
+    table = p["embed"].reshape(k * vocab, embed)  # model i's token t is row i * vocab + t
+    offset = (torch.arange(k, device=src.device) * vocab).view(k, 1, 1)
+    x = nn.functional.embedding(src + offset, table)
+    gates = torch.baddbmm(p["enc_b_ih"].unsqueeze(1), x.flatten(1, 2), p["enc_w_ih"].mT)
+    states = _stacked_gru(
+        gates.view(*src.shape, -1),
+        x.new_zeros(k, b, p["enc_w_hh"].shape[2]),
+        p["enc_w_hh"],
+        p["enc_b_hh"],
+    )
+    last = (lengths - 1).view(k, b, 1, 1).expand(-1, -1, 1, states.shape[-1])
+    context = states.gather(2, last).squeeze(2)  # (K, B, H): the state after the last token
+    y = nn.functional.embedding(dec_in + offset, table)
+    w = p["dec_w_ih"]  # the decoder reads [embedding, context] at every step
+    from_context = torch.baddbmm(p["dec_b_ih"].unsqueeze(1), context, w[:, :, embed:].mT)
+    gates = torch.bmm(y.flatten(1, 2), w[:, :, :embed].mT).view(*dec_in.shape, -1)
+    out = _stacked_gru(gates + from_context.unsqueeze(2), context, p["dec_w_hh"], p["dec_b_hh"])
+    logits = torch.baddbmm(p["out_b"].unsqueeze(1), out.flatten(1, 2), p["out_w"].mT)
+    return logits.view(*dec_in.shape, -1)
+
+
+def _check_seeds(seeds) -> list[int]:
+    seeds = [seeds] if isinstance(seeds, int | np.integer) else list(seeds)
+    if not seeds:
+        raise ValueError("no seeds given")
+    if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative ints, got {seeds}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"repeated seed in {seeds}")
+    return [int(s) for s in seeds]
+
+
+def train_translators(
+    directions: Sequence[tuple[str, str]],
+    numbers: Iterable[int],
+    *,
+    seeds: Sequence[int],
+    target_token: str = "decoder",
+    monolingual: bool = True,
+    restrict_script: bool = False,
+    steps: int = 600,
+    batch_size: int = 32,
+    embed: int = 32,
+    hidden: int = 128,
+    lr: float = 6e-3,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    desc: str = "training",
+) -> list[Translator]:
+    """Train one shared model per seed in `seeds` on `directions` (pairs of num2words
+    languages) over `numbers`; all models are trained together, one list entry per seed.
+
+    target_token: "decoder" starts the output with the target-language token (our best);
+    "encoder" prepends it to the source instead (Johnson et al. 2017's setup).
+    monolingual: also train every language into itself (ja -> ja, ...), copying the input.
+    restrict_script: when translating, allow only the target language's characters.
+
+    A seed fixes a model's initial weights and its random batches: the model for seed s is the
+    one `train_translator(..., seed=s)` returns. The networks are stacked along a first axis
+    and trained with batched matrix products (the same GRU formula as torch.nn.GRU, checked in
+    the tests), which costs less than training them one after another. Each model has its own
+    loss (mean next-token cross-entropy over its batch); their sum is minimised with Adam, which
+    updates each weight from its own gradient only, so the models do not interact.
+    Deterministic on the CPU for given seeds. Introduced in notebook 08.
+    """
+    directions = _check_directions(directions)
+    seeds = _check_seeds(seeds)
+    if target_token not in TARGET_TOKEN_PLACES:
+        raise ValueError(f"target_token must be one of {TARGET_TOKEN_PLACES}, got {target_token!r}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    languages = _check_languages(dict.fromkeys(lang for d in directions for lang in d))
+    if monolingual:
+        directions = list(dict.fromkeys([*directions, *((lang, lang) for lang in languages)]))
+    corpus = number_corpus(languages, numbers)
+    texts = corpus.to_numpy().ravel().tolist()
+    chars = sorted(set("".join(texts)))
+    words = _word_vocabulary(texts)
+    vocab = [PAD, BOS, EOS, *(f"<2{lang}>" for lang in languages), *chars, *words]
+    max_len = max(len(_tokenize(t, set(words))) for t in texts) + 1
+    models = [
+        Translator(
+            _Seq2Seq(len(vocab), embed, hidden),
+            vocab,
+            languages,
+            directions,
+            target_token,
+            restrict_script,
+            max_len,
+        )
+        for _ in seeds
+    ]
+    model = models[0]
+    src_rows, dec_rows, tgt_rows = [], [], []
+    for src, tgt in directions:
+        for a, b in zip(corpus[src], corpus[tgt], strict=True):
+            example = model.training_example(a, b, tgt)
+            for rows, ids in zip((src_rows, dec_rows, tgt_rows), example, strict=True):
+                rows.append([model.index[tok] for tok in ids])
+    src, dec_in, tgt = _pad(src_rows), _pad(dec_rows), _pad(tgt_rows)
+    lengths = torch.tensor([len(r) for r in src_rows])
+    out_lengths = (tgt > 0).sum(1)
+
+    initial = []
+    for seed in seeds:  # each seed's initial weights, as nn.Module's initialisation draws them
+        torch.manual_seed(seed)
+        initial.append(_Seq2Seq(len(vocab), embed, hidden).state_dict())
+    params = {
+        key: torch.stack([weights[name] for weights in initial]).to(device).requires_grad_()
+        for key, name in _STACKED.items()
+    }
+    optimiser = torch.optim.Adam(params.values(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=steps, pct_start=0.1)
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    histories = [[] for _ in seeds]
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=1.0)
+    for _ in bar:  # mininterval: few updates, so nbval and slow front ends keep up
+        batch = torch.stack(
+            [torch.randint(len(src), (batch_size,), generator=g) for g in generators]
+        )
+        width, out_width = int(lengths[batch].max()), int(out_lengths[batch].max())
+        target = tgt[batch, :out_width].to(device)
+        logits = _stacked_logits(
+            params,
+            src[batch, :width].to(device),
+            lengths[batch].to(device),
+            dec_in[batch, :out_width].to(device),
+        )
+        token_loss = nn.functional.cross_entropy(
+            logits.flatten(0, 2), target.flatten(), ignore_index=0, reduction="none"
+        ).view(len(seeds), -1)
+        losses = token_loss.sum(1) / (target > 0).flatten(1).sum(1)  # each model's mean
+        optimiser.zero_grad()
+        losses.sum().backward()
+        params["embed"].grad[:, 0] = 0  # <pad>'s embedding stays zero (padding_idx=0)
+        optimiser.step()
+        schedule.step()
+        for history, loss in zip(histories, losses.tolist(), strict=True):
+            history.append(loss)
+    for i, (model, history) in enumerate(zip(models, histories, strict=True)):
+        model.net = _Seq2Seq(len(vocab), embed, hidden).to(device)
+        model.net.load_state_dict({name: params[key][i].detach() for key, name in _STACKED.items()})
+        model.net.eval()
+        model.history = history
+    return models
+
+
 def train_translator(
     directions: Sequence[tuple[str, str]],
     numbers: Iterable[int],
@@ -243,69 +428,27 @@ def train_translator(
     progress: bool = True,
     desc: str = "training",
 ) -> Translator:
-    """Train one shared model on `directions` (pairs of num2words languages) over `numbers`.
-
-    target_token: "decoder" starts the output with the target-language token (our best);
-    "encoder" prepends it to the source instead (Johnson et al. 2017's setup).
-    monolingual: also train every language into itself (ja -> ja, ...), copying the input.
-    restrict_script: when translating, allow only the target language's characters.
-    Deterministic on the CPU for a given seed. Introduced in notebook 08.
+    """Train one shared model on `directions` (pairs of num2words languages) over `numbers`:
+    `train_translators` with one seed (see there for the options). Adam on next-token
+    cross-entropy over random batches of all training pairs, with a one-cycle learning-rate
+    schedule. Deterministic on the CPU for a given seed. Introduced in notebook 08.
     """
-    directions = _check_directions(directions)
-    if target_token not in TARGET_TOKEN_PLACES:
-        raise ValueError(f"target_token must be one of {TARGET_TOKEN_PLACES}, got {target_token!r}")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    languages = _check_languages(dict.fromkeys(lang for d in directions for lang in d))
-    if monolingual:
-        directions = list(dict.fromkeys([*directions, *((lang, lang) for lang in languages)]))
-    corpus = number_corpus(languages, numbers)
-    texts = corpus.to_numpy().ravel().tolist()
-    chars = sorted(set("".join(texts)))
-    words = _word_vocabulary(texts)
-    vocab = [PAD, BOS, EOS, *(f"<2{lang}>" for lang in languages), *chars, *words]
-    max_len = max(len(_tokenize(t, set(words))) for t in texts) + 1
-    model = Translator(
-        _Seq2Seq(len(vocab), embed, hidden),
-        vocab,
-        languages,
+    (model,) = train_translators(
         directions,
-        target_token,
-        restrict_script,
-        max_len,
+        numbers,
+        seeds=[seed],
+        target_token=target_token,
+        monolingual=monolingual,
+        restrict_script=restrict_script,
+        steps=steps,
+        batch_size=batch_size,
+        embed=embed,
+        hidden=hidden,
+        lr=lr,
+        device=device,
+        progress=progress,
+        desc=desc,
     )
-    src_rows, dec_rows, tgt_rows = [], [], []
-    for src, tgt in directions:
-        for a, b in zip(corpus[src], corpus[tgt], strict=True):
-            example = model.training_example(a, b, tgt)
-            for rows, ids in zip((src_rows, dec_rows, tgt_rows), example, strict=True):
-                rows.append([model.index[tok] for tok in ids])
-    src, dec_in, tgt = _pad(src_rows), _pad(dec_rows), _pad(tgt_rows)
-    lengths = torch.tensor([len(r) for r in src_rows])
-
-    torch.manual_seed(seed)
-    model.net = _Seq2Seq(len(vocab), embed, hidden).to(device)
-    optimiser = torch.optim.Adam(model.net.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=steps, pct_start=0.1)
-    generator = torch.Generator().manual_seed(seed)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=0)
-    model.net.train()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=1.0)
-    for _ in bar:  # mininterval: few updates, so nbval and slow front ends keep up
-        batch = torch.randint(len(src), (batch_size,), generator=generator)
-        width, out_width = int(lengths[batch].max()), int((tgt[batch] > 0).sum(1).max())
-        logits = model.net(
-            src[batch, :width].to(device),
-            lengths[batch].to(device),
-            dec_in[batch, :out_width].to(device),
-        )
-        loss = loss_fn(logits.flatten(0, 1), tgt[batch, :out_width].flatten().to(device))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        model.history.append(loss.item())
-    model.net.eval()
     return model
 
 
