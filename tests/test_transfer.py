@@ -3,8 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from zsl_utils.models import SmallCNN, freeze_layers
-from zsl_utils.transfer import epochs_for_steps, holdout_split, split_at
+from zsl_utils.losses import l2sp_penalty
+from zsl_utils.models import SmallCNN, copy_layers, freeze_layers
+from zsl_utils.train import fit
+from zsl_utils.transfer import epochs_for_steps, fit_together, holdout_split, split_at
 
 
 def tiny_cnn():
@@ -93,3 +95,86 @@ def test_holdout_split_errors():
         holdout_split(x, y[:5], 1, seed=0)
     with pytest.raises(ValueError, match="fewer than 3"):
         holdout_split(x, y, 3, seed=0)
+
+
+def _copies(n, donor=None, frozen=0):
+    models = []
+    for seed in range(n):
+        torch.manual_seed(seed)
+        model = SmallCNN(3, channels=(2, 2, 2), hidden=4)
+        if donor is not None:
+            copy_layers(donor, model, 4)
+        models.append(freeze_layers(model, frozen))
+    return models
+
+
+def _data(n_models, n):
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(n_models, n, 1, 28, 28, generator=g)
+    y = torch.randint(0, 3, (n_models, n), generator=g)
+    return x, y
+
+
+@pytest.mark.parametrize("frozen, with_penalty", [(0, False), (2, False), (0, True)])
+def test_fit_together_trains_each_model_as_fit_would(frozen, with_penalty):
+    donor = tiny_cnn()
+    reference = {n: w.detach().clone() for n, w in donor.named_parameters() if "head" not in n}
+    penalty = (lambda m: l2sp_penalty(m, reference, 0.5, 0.1)) if with_penalty else None
+    x, y = _data(3, 7)
+    seeds = [11, 12, 13]
+    alone, together = _copies(3, donor, frozen), _copies(3, donor, frozen)
+    losses = []
+    for model, xi, yi, seed in zip(alone, x, y, seeds, strict=True):
+        history = fit(
+            model,
+            xi,
+            yi,
+            epochs=3,
+            lr=1e-2,
+            batch_size=4,
+            penalty=penalty,
+            seed=seed,
+            progress=False,
+        )
+        losses.append(history["loss"])
+    history = fit_together(
+        together, x, y, epochs=3, lr=1e-2, batch_size=4, penalty=penalty, seeds=seeds
+    )
+    for a, b in zip(alone, together, strict=True):
+        assert not b.training
+        for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+            torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-5, msg=name)
+    assert len(history["loss"]) == 3 and len(history["loss"][0]) == 3
+    np.testing.assert_allclose(np.array(history["loss"]).T, np.array(losses), rtol=1e-4)
+    if frozen:
+        start = _copies(1, donor, frozen)[0]
+        torch.testing.assert_close(together[2].layers[1][0].weight, start.layers[1][0].weight)
+
+
+def test_fit_together_takes_lists_and_split_models():
+    x, y = _data(2, 5)
+    tops = [split_at(model, 1)[1] for model in _copies(2)]
+    before = [top[-1].weight.detach().clone() for top in tops]
+    maps = list(x[:, :, :, :14, :14].repeat(1, 1, 2, 1, 1))  # layer 2 takes 2 maps of 14×14
+    history = fit_together(tops, maps, list(y), epochs=1, seeds=[0, 1])
+    assert all(not torch.equal(top[-1].weight, w) for top, w in zip(tops, before, strict=True))
+    assert np.isfinite(history["loss"]).all()
+
+
+def test_fit_together_errors():
+    x, y = _data(2, 5)
+    with pytest.raises(ValueError, match="no models"):
+        fit_together([], x, y, epochs=1, seeds=[])
+    with pytest.raises(ValueError, match="one training set and one seed per model"):
+        fit_together(_copies(2), x, y, epochs=1, seeds=[0])
+    with pytest.raises(ValueError, match="one training set and one seed per model"):
+        fit_together(_copies(3), x, y, epochs=1, seeds=[0, 1, 2])
+    with pytest.raises(ValueError, match="samples per model"):
+        fit_together(_copies(2), x, y[:, :4], epochs=1, seeds=[0, 1])
+    with pytest.raises(ValueError, match="epochs"):
+        fit_together(_copies(2), x, y, epochs=0, seeds=[0, 1])
+    mixed = [_copies(1)[0], _copies(1, frozen=1)[0]]
+    with pytest.raises(ValueError, match="model 1 differs"):
+        fit_together(mixed, x, y, epochs=1, seeds=[0, 1])
+    with pytest.raises(ValueError, match="no trainable"):
+        fit_together([m.requires_grad_(False) for m in _copies(2)], x, y, epochs=1, seeds=[0, 1])
