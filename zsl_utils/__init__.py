@@ -5,7 +5,8 @@ base seed, the seeds derived from it, the device, the setup cell), `stats` (conf
 intervals for the claims a notebook makes), `data` (animal silhouettes, attributes, splits),
 `wordvec` (GloVe as gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated
 stacking) and `report` (the key result a notebook hands to `make run`), `models` (a small CNN
-for layer transfer), `train` (a training loop with a progress bar), `losses` (L2-SP, ...),
+for layer transfer), `train` (a training loop with a progress bar), `stopping` (early stopping on a
+validation score, for one model or several trained together), `losses` (L2-SP, ...),
 `transfer` (few-shot transfer helpers), `progressive` (multitask networks, progressive
 networks), `layers` (gradient reversal and domain-adversarial training), `zeroshot` (DAP,
 ESZSL, ConSE, hubness, the seen-unseen curve, ...), `protocol` (the zero-shot evaluation
@@ -30,6 +31,7 @@ from . import (
     repro,
     selftaught,
     stats,
+    stopping,
     text,
     train,
     transfer,
