@@ -53,6 +53,7 @@ __all__ = [
     "generative",
     "selftaught",
     "stats",
+    "stopping",
     "layers",
     "losses",
     "metrics",
