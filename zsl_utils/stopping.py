@@ -1,7 +1,7 @@
 """Early stopping on a validation score, for one model or several trained together.
 
-Notebooks 01, 02 and 03 stop every training run with it (the validation split is carved from
-the training pool, never from the test images).
+The fine-tuning, multitask and domain-adaptation notebooks (01-03) stop their training runs
+with it; the validation split is carved from the training pool, never from the test images.
 
 `EarlyStopping` is told a validation score per model after each evaluation. It remembers each
 model's best score, the evaluation at which it was reached and (if given) a copy of the
