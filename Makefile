@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help env test test-seed lint run refresh lab student grade data lock clean
+.PHONY: help env test test-seed lint run refresh lab exercises student grade data lock clean
 
 help:
 	@echo "make run      execute every notebook into build/ and print a table of results"
 	@echo "make test     unit tests, lint and nbval on every notebook (what CI runs)"
 	@echo "make test-seed ZSL_SEED=N  nbval on every notebook at base seed N"
-	@echo "make lab      JupyterLab in the course environment"
+	@echo "make lab      JupyterLab in the course environment, opened on notebooks/"
+	@echo "make exercises  your copies of the notebooks without solutions, in exercises/"
 	@echo "make refresh  re-execute the notebooks in place (regenerates committed outputs)"
 	@echo "make student  student versions of the notebooks in build/student (no solutions)"
 	@echo "make grade SUBMISSIONS=dir  autograde one subfolder of notebooks per student"
@@ -46,7 +47,10 @@ refresh: env
 	$(BIN)/python scripts/run_notebooks.py --in-place
 
 lab: env
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
+
+exercises: env
+	$(BIN)/python scripts/classroom.py student --out exercises --keep-existing
 
 student: env
 	$(BIN)/python scripts/classroom.py student --out build/student

@@ -107,13 +107,17 @@ def release_notebooks(source: Path) -> list[Path]:
     return notebooks
 
 
-def write_student_versions(source: Path, out: Path) -> list[Path]:
-    """Write the student version of every notebook in `source` to `out`; return the paths."""
+def write_student_versions(source: Path, out: Path, keep_existing: bool = False) -> list[Path]:
+    """Write the student version of every notebook in `source` to `out`; return the paths
+    written. With `keep_existing`, a notebook already in `out` (a student's work) is left as
+    it is."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in release_notebooks(source):
-        nb = nbformat.read(path, as_version=4)
         destination = out / path.name
+        if keep_existing and destination.exists():
+            continue
+        nb = nbformat.read(path, as_version=4)
         nbformat.write(student_version(nb, path.stem), destination)
         written.append(destination)
     return written
@@ -261,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     student = commands.add_parser("student", help="write student versions of the notebooks")
     student.add_argument("--src", type=Path, default=NOTEBOOKS)
     student.add_argument("--out", type=Path, default=ROOT / "build" / "student")
+    student.add_argument(
+        "--keep-existing", action="store_true", help="never overwrite a notebook already in --out"
+    )
     grade = commands.add_parser("grade", help="autograde a folder of submissions")
     grade.add_argument("submissions", type=Path, help="one subfolder of notebooks per student")
     grade.add_argument("--src", type=Path, default=NOTEBOOKS)
@@ -269,8 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "student":
-            written = write_student_versions(args.src, args.out)
-            print(f"wrote {len(written)} student notebooks to {args.out}")
+            written = write_student_versions(args.src, args.out, args.keep_existing)
+            kept = len(release_notebooks(args.src)) - len(written)
+            print(f"wrote {len(written)} student notebooks to {args.out}", end="")
+            print(f" (kept {kept} already there)" if kept else "")
         else:
             grade_submissions(args.submissions, args.src, args.out, args.timeout)
             print(f"grades: {args.out / 'grades.csv'}; feedback: {args.out / 'feedback'}")

@@ -8,6 +8,10 @@ Each notebook runs top to bottom in a fresh kernel from the notebooks/ folder. T
 shows its wall time, whether it ran without error, and the line it passed to
 `zsl_utils.key_result`. Metadata that changes on every run is normalised away. The kernels see
 the base seed in `ZSL_SEED`; `--in-place` always runs base seed 0, the committed outputs.
+
+Each run's times go to `run_times.csv` beside the executed notebooks (rows of notebooks not run
+this time are kept). `--in-place` on the course's notebooks also writes each time into the
+README's syllabus table, so the times the README quotes are the ones measured.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +34,9 @@ from zsl_utils.repro import SEED_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+RUN_TIMES = "run_times.csv"
+FIELDS = ["notebook", "seconds", "status", "key_result"]
 KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -101,6 +109,43 @@ def print_table(results: list[RunResult]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def read_run_times(path: Path) -> dict[str, dict[str, str]]:
+    """The rows of a run-times file by notebook name ({} when there is none)."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as f:
+        return {row["notebook"]: row for row in csv.DictReader(f)}
+
+
+def record_run_times(path: Path, results: list[RunResult]) -> None:
+    """Write these results into `path`, keeping the rows of notebooks not run this time."""
+    rows = read_run_times(path)
+    for r in results:
+        values = (r.notebook, f"{r.seconds:.1f}", r.status, r.key_result)
+        rows[r.notebook] = dict(zip(FIELDS, values, strict=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows[name] for name in sorted(rows))
+
+
+SYLLABUS_ROW = re.compile(r"^(\| `(\d\d_\w+\.ipynb)` \|.*\| )[^|]*( \|)$", re.M)
+TOTAL_ROW = re.compile(r"^(\| \*\*all\*\* \|.*\| )[^|]*( \|)$", re.M)
+
+
+def readme_with_times(readme: str, times: dict[str, dict[str, str]]) -> str:
+    """The README with each syllabus row's last cell set to the notebook's measured time."""
+    def row_time(match: re.Match) -> str:
+        row = times.get(match.group(2))
+        measured = f"{float(row['seconds']):.0f} s" if row else "not run"
+        return match.group(1) + measured + match.group(3)
+
+    total = sum(float(row["seconds"]) for row in times.values())
+    readme = SYLLABUS_ROW.sub(row_time, readme)
+    return TOTAL_ROW.sub(lambda m: f"{m.group(1)}{total / 60:.0f} min{m.group(2)}", readme)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
@@ -124,13 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_one(path.resolve(), destination, args.timeout))
     print()
     print_table(results)
-    if args.out:
-        with (args.out / "run_times.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["notebook", "seconds", "status", "key_result"])
-            writer.writerows(
-                (r.notebook, f"{r.seconds:.1f}", r.status, r.key_result) for r in results
-            )
+    folders = [args.out] * len(paths) if args.out else [p.resolve().parent for p in paths]
+    for folder in set(folders):
+        ran_here = [r for r, f in zip(results, folders, strict=True) if f == folder]
+        record_run_times(folder / RUN_TIMES, ran_here)
+    if args.in_place and NOTEBOOKS in folders:
+        times = read_run_times(NOTEBOOKS / RUN_TIMES)
+        README.write_text(readme_with_times(README.read_text(), times))
     return 0 if all(r.status == "ok" for r in results) else 1
 
 

@@ -171,3 +171,14 @@ def test_grading_reports_bad_input_clearly(course, tmp_path, capsys):
         submissions / "erin", {"99_toy.ipynb": release / "99_toy.ipynb"}, out, timeout=60
     )
     assert [r.points for r in results] == [0] and "could not be read" in results[0].message
+
+
+def test_exercises_never_overwrite_a_students_work(tmp_path):
+    out = tmp_path / "exercises"
+    first = classroom.write_student_versions(ROOT / "notebooks", out, keep_existing=True)
+    started = first[0]
+    started.write_text(started.read_text().replace("NotImplementedError", "my answer", 1))
+    (out / first[1].name).unlink()
+    again = classroom.write_student_versions(ROOT / "notebooks", out, keep_existing=True)
+    assert again == [out / first[1].name]
+    assert "my answer" in started.read_text()

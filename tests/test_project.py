@@ -4,7 +4,7 @@ import re
 import tomllib
 
 import yaml
-from conftest import ROOT
+from conftest import ROOT, load_script
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -69,14 +69,18 @@ def test_makefile_passes_the_base_seed_to_nbval():
     assert "ZSL_SEED=$(ZSL_SEED)" in recipe and "--nbval-lax" in recipe
 
 
-def test_readme_syllabus_marks_exactly_the_notebooks_that_landed():
-    rows = re.findall(
-        r"^\| `(\d\d_\w+\.ipynb)` \|.*\| (✅|planned) \|$", (ROOT / "README.md").read_text(), re.M
-    )
-    assert rows, "no syllabus table in README.md"
-    landed = {name for name, status in rows if status == "✅"}
+def test_readme_syllabus_lists_every_notebook_with_its_measured_time():
+    runner = load_script("run_notebooks")
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\d\d_\w+\.ipynb)` \|.*\| ([^|]*) \|$", readme, re.M))
     on_disk = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
-    assert landed == on_disk
+    assert set(rows) == on_disk, "the syllabus table and notebooks/ list different notebooks"
+    times = runner.read_run_times(ROOT / "notebooks" / runner.RUN_TIMES)
+    assert set(times) == on_disk, "notebooks/run_times.csv misses a notebook: run make refresh"
+    assert all(row["status"] == "ok" for row in times.values())
+    assert readme == runner.readme_with_times(readme, times), (
+        "the README's times differ from notebooks/run_times.csv: run make refresh"
+    )
 
 
 def test_instructors_guide_covers_every_notebook_and_command():

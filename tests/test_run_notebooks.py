@@ -51,3 +51,28 @@ def test_progress_widgets_are_not_committed(tmp_path):
     outputs = runner.normalise(executed).cells[0].outputs
     assert not [o for o in outputs if runner.WIDGET_VIEW in o.get("data", {})]
     assert any("done" in o.get("text", "") for o in outputs)
+
+
+def test_in_place_runs_record_their_times_beside_the_notebooks(tmp_path):
+    runner = load_script("run_notebooks")
+    first = tiny_notebook(tmp_path / "01_a.ipynb", "print('a')")
+    second = tiny_notebook(tmp_path / "02_b.ipynb", "print('b')")
+    assert runner.main(["--in-place", str(first), str(second)]) == 0
+    assert runner.main(["--in-place", str(second)]) == 0
+    times = runner.read_run_times(tmp_path / runner.RUN_TIMES)
+    assert sorted(times) == ["01_a.ipynb", "02_b.ipynb"]  # the earlier row is kept
+    assert all(row["status"] == "ok" and float(row["seconds"]) > 0 for row in times.values())
+
+
+def test_readme_rows_get_the_measured_times_and_their_total():
+    runner = load_script("run_notebooks")
+    readme = (
+        "| notebook | topic | time |\n|---|---|---|\n"
+        "| `01_a.ipynb` | one | not run |\n| `02_b.ipynb` | two | 40 s |\n"
+        "| **all** | | 1 min |\n"
+    )
+    times = {"01_a.ipynb": {"seconds": "75.4"}, "02_b.ipynb": {"seconds": "104.6"}}
+    updated = runner.readme_with_times(readme, times)
+    assert "| `01_a.ipynb` | one | 75 s |" in updated
+    assert "| `02_b.ipynb` | two | 105 s |" in updated
+    assert "| **all** | | 3 min |" in updated
