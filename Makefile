@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help env test test-seed lint run refresh lab exercises student grade data lock clean
+.PHONY: help env test test-seed test-browser lint run refresh lab exercises student grade data lock clean
 
 help:
 	@echo "make run      execute every notebook into build/ and print a table of results"
 	@echo "make test     unit tests, lint and nbval on every notebook (what CI runs)"
 	@echo "make test-seed ZSL_SEED=N  nbval on every notebook at base seed N"
+	@echo "make test-browser  JupyterLab in headless Chromium opens every notebook, runs a lesson"
 	@echo "make lab      JupyterLab in the course environment, opened on notebooks/"
 	@echo "make exercises  your copies of the notebooks without solutions, in exercises/"
 	@echo "make refresh  re-execute the notebooks in place (regenerates committed outputs)"
@@ -31,11 +32,15 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: env lint
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15
+	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --nbval-lax --nbval-current-env --durations=15
 
 test-seed: env
 	@case "$(ZSL_SEED)" in ''|*[!0-9]*) echo "usage: make test-seed ZSL_SEED=N (a non-negative integer)"; exit 2;; esac
 	ZSL_SEED=$(ZSL_SEED) $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env --durations=10
+
+# Needs Debian's chromium (apt-get install chromium); .ci/run installs it.
+test-browser: env
+	$(BIN)/python -m pytest tests/browser -v
 
 lint: env
 	$(BIN)/ruff check zsl_utils tests scripts notebooks

@@ -96,6 +96,19 @@ def test_no_object_reprs_in_outputs(notebook):
     assert not noise, f"object reprs in outputs: {noise[:3]}"
 
 
+WORKFLOW_WORDS = re.compile(
+    r"\b([Ii]ssues?|[Ss]essions?|TODO|FIXME|XXX)\b|busy (2-core )?machine|target 0\.95\b"
+)
+
+
+def test_no_words_from_the_projects_workflow(notebook):
+    """The notebooks speak of the course: no development leftovers in sources or outputs."""
+    _, nb = notebook
+    texts = ["".join(cell["source"]) for cell in nb["cells"]] + list(output_texts(nb))
+    found = sorted({m.group(0) for text in texts for m in WORKFLOW_WORDS.finditer(text)})
+    assert not found, f"development leftovers: {found}"
+
+
 ASSERT_RULE = (
     "# The asserts in this notebook are its tests. Each claims only what the evidence carries:"
 )
