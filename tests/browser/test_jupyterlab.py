@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,21 +28,6 @@ BROKEN_WIDGET = ("Error displaying widget", "Loading widget")
 FROZEN_BAR = re.compile(r"\b0%\|")
 STUDENT_LESSON = "03_domain_adversarial.ipynb"  # a lesson with a progress bar early on
 IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-
-
-def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
-    if not path:
-        pytest.fail("no Chromium: install Debian's (apt-get install chromium) or set CHROMIUM")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_server(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
@@ -63,10 +45,10 @@ def wait_for_server(url: str, process: subprocess.Popen, log: Path, seconds: flo
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, free_port):
     """A JupyterLab server over the repository, with fresh settings; yields its base URL."""
     home = tmp_path_factory.mktemp("lab")
-    port = free_port()
+    port = free_port
     command = [
         sys.executable,
         "-m",
@@ -92,21 +74,6 @@ def lab(tmp_path_factory):
         finally:
             process.terminate()
             process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def open_notebook(page, lab: str, relative: str) -> None:
@@ -173,12 +140,13 @@ def test_committed_notebook_opens_cleanly(page, lab, path):
 
 SHOWS_LIVE_BAR = """() => {
     const notebook = window.jupyterapp.shell.currentWidget.content;
-    const index = notebook.widgets.findIndex(c => c.model.type === 'code' && c.model.outputs
-        .toJSON().some(o => 'application/vnd.jupyter.widget-view+json' in (o.data || {})));
-    if (index < 0) return false;
+    const withBar = notebook.widgets.map((c, i) => [c, i]).filter(([c]) => c.model.type === 'code'
+        && c.model.outputs.toJSON().some(
+            o => 'application/vnd.jupyter.widget-view+json' in (o.data || {})));
+    if (!withBar.length) return false;
+    const [cell, index] = withBar[withBar.length - 1];  // the newest bar is the running one
     notebook.scrollToItem(index);  // only cells in view are rendered
-    const bar = '.widget-hprogress, .widget-vprogress';
-    return notebook.widgets[index].node.querySelector(bar) !== null;
+    return cell.node.querySelector('.widget-hprogress, .widget-vprogress') !== null;
 }"""
 
 
@@ -189,40 +157,54 @@ def first_exercise_stub(nb: nbformat.NotebookNode) -> int:
     raise AssertionError("the student version has no exercise stub")
 
 
-def test_a_student_runs_a_lesson_to_its_first_exercise(page, lab):
-    classroom = load_script("classroom")
-    student_dir = SHOTS / "student"
-    written = classroom.write_student_versions(ROOT / "notebooks", student_dir)
-    lesson = next(p for p in written if p.name == STUDENT_LESSON)
-    stub = first_exercise_stub(nbformat.read(lesson, as_version=4))
-    open_notebook(page, lab, lesson.relative_to(ROOT).as_posix())
-    page.wait_for_function(
-        "window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'",
-        timeout=120_000,
-    )
+KERNEL_IDLE = (
+    "window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'"
+)
+RUN_FINISHED = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    return panel.sessionContext.session?.kernel?.status === 'idle'
+        && panel.content.widgets.every(c => !(c.promptNode?.textContent || '').includes('*'));
+}"""
+CELLS_WITH_ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+    .map((c, i) => [i, c.model.type === 'code' ? c.model.outputs.toJSON() : []])
+    .filter(([, outs]) => outs.some(o => o.output_type === 'error'))
+    .map(([i]) => i)"""
+
+
+def run_all_above(page, lab: str, relative: str, stop: int) -> None:
+    """Open a notebook, run every cell above cell `stop` as a student would (Run All Above
+    Selected Cell), see a live progress bar on the way, and wait until the run has finished."""
+    open_notebook(page, lab, relative)
+    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
     page.evaluate(
         f"""() => {{ const panel = window.jupyterapp.shell.currentWidget;
-                     panel.content.activeCellIndex = {stub};
+                     panel.content.activeCellIndex = {stop};
                      window.jupyterapp.commands.execute('notebook:run-all-above'); }}"""
     )
     page.wait_for_function(SHOWS_LIVE_BAR, polling=200, timeout=300_000)
-    page.wait_for_function(
-        f"""() => {{ const cells = window.jupyterapp.shell.currentWidget.content.widgets;
-                     return cells.slice(0, {stub}).every(c => c.model.type !== 'code'
-                         || (c.model.executionCount !== null && !c.node.classList.contains(
-                             'jp-mod-running') && c.promptNode?.textContent !== '[*]:'));
-                  }}""",
-        timeout=300_000,
+    page.wait_for_function(RUN_FINISHED, polling=500, timeout=600_000)
+
+
+def test_a_student_runs_a_lesson_to_its_first_exercise(page, lab):
+    student_dir = SHOTS / "student"
+    subprocess.run(
+        [sys.executable, "scripts/classroom.py", "student", "--out", str(student_dir)],
+        cwd=ROOT,
+        check=True,
     )
+    lesson = student_dir / STUDENT_LESSON
+    nb = nbformat.read(lesson, as_version=4)
+    stub = first_exercise_stub(nb)
+    run_all_above(page, lab, lesson.relative_to(ROOT).as_posix(), stub)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"student-{lesson.stem}.png"), full_page=True)
-    text, seen = read_whole_notebook(page)
-    assert "Traceback" not in text and "Error displaying widget" not in text
-    assert any(seen.values()), "no figure rendered while the lesson ran"
-    errors = page.evaluate(
-        """() => window.jupyterapp.shell.currentWidget.content.widgets
-                 .map((c, i) => [i, c.model.type === 'code' ? c.model.outputs.toJSON() : []])
-                 .filter(([, outs]) => outs.some(o => o.output_type === 'error'))
-                 .map(([i]) => i)"""
-    )
+    page.screenshot(path=str(SHOTS / f"student-{lesson.stem}.png"))
+    errors = page.evaluate(CELLS_WITH_ERRORS)
     assert not errors, f"cells {errors} raised an error before the first exercise"
+    counts = page.evaluate(
+        "window.jupyterapp.shell.currentWidget.content.widgets.map(c => c.model.executionCount)"
+    )
+    ran = [i for i in range(stub) if nb.cells[i].cell_type == "code" and nb.cells[i].source.strip()]
+    assert all(counts[i] is not None for i in ran), "not every cell above the exercise ran"
+    text, seen = read_whole_notebook(page)
+    assert "Error displaying widget" not in text
+    assert any(seen.values()), "no figure rendered while the lesson ran"
