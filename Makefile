@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help env test test-seed test-browser lint run refresh lab exercises student grade data lock clean
+.PHONY: help env test test-seed test-browser site lint run refresh lab exercises student grade data lock clean
 
 help:
 	@echo "make run      execute every notebook into build/ and print a table of results"
 	@echo "make test     unit tests, lint and nbval on every notebook (what CI runs)"
 	@echo "make test-seed ZSL_SEED=N  nbval on every notebook at base seed N"
 	@echo "make test-browser  JupyterLab in headless Chromium opens every notebook, runs a lesson"
+	@echo "make site     the course website in build/site (the committed notebooks, not re-executed)"
 	@echo "make lab      JupyterLab in the course environment, opened on notebooks/"
 	@echo "make exercises  your copies of the notebooks without solutions, in exercises/"
 	@echo "make refresh  re-execute the notebooks in place (regenerates committed outputs)"
@@ -39,8 +40,11 @@ test-seed: env
 	ZSL_SEED=$(ZSL_SEED) $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env --durations=10
 
 # Needs Debian's chromium (apt-get install chromium); .ci/run installs it.
-test-browser: env
+test-browser: env site
 	$(BIN)/python -m pytest tests/browser -v
+
+site: env
+	$(BIN)/python scripts/build_site.py --out build/site
 
 lint: env
 	$(BIN)/ruff check zsl_utils tests scripts notebooks
