@@ -183,3 +183,24 @@ def test_generative_scores_refuse_unseen_classes_with_real_features():
         gen.generative_zsl_scores(x, y, x, SEMANTICS, [1, 2])
     with pytest.raises(ValueError, match="test_features have 3 dimensions but train_features 4"):
         gen.generative_zsl_scores(x, y, x[:, :3], SEMANTICS, [2])
+
+
+def test_cvae_loss_is_reconstruction_plus_beta_kl():
+    torch.manual_seed(0)
+    model = gen.FeatureCVAE(feature_dim=4, semantic_dim=2, latent_dim=3, hidden=8)
+    model.feature_scale.fill_(2.0)
+    x, a = torch.rand(5, 4) * 4, torch.rand(5, 2)
+    noise = torch.randn(5, 3)
+    loss, reconstruction, kl = gen.cvae_loss(model, x, a, noise, beta=0.5)
+    mu, logvar = model.encode(x, a)
+    z = mu + noise * torch.exp(logvar / 2)
+    expected_rec = (((model.decode(z, a) - x) / 2.0) ** 2).sum(1).mean()
+    expected_kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
+    torch.testing.assert_close(reconstruction, expected_rec)
+    torch.testing.assert_close(kl, expected_kl)
+    torch.testing.assert_close(loss, expected_rec + 0.5 * expected_kl)
+    assert kl > 0  # KL is zero only when q(z | x, a) is exactly N(0, I)
+    loss.backward()  # the reparameterisation lets gradients reach the encoder
+    assert model.encoder[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"noise must have the latents' shape \(5, 3\)"):
+        gen.cvae_loss(model, x, a, torch.randn(5, 2))

@@ -7,19 +7,27 @@ classes, by class id), ready for `protocol.choose_gamma` and `protocol.evaluate`
 Notebook 06 introduces them to compare ConSE with DAP and the embedding methods on one
 backbone; notebook 07 adds them as rows beside CLIP; notebook 09's leaderboard runs them on
 several splits and seeds.
+
+`run_xlsa17` runs the full protocol of Xian et al. (TPAMI 2018) on a data set of the real
+benchmark (`data.load_xlsa17`): every method's settings searched on the release's validation
+classes, calibrated stacking's γ by validation H, then retrained on all seen classes and scored
+on the test images. `XLSA17_METHODS` lists the attribute-based methods it runs by default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.preprocessing import StandardScaler
 
-from . import text
+from . import generative, protocol, text
+from .data import Xlsa17Data
 from .losses import hinge_rank_loss
 from .zeroshot import _matrix, conse_embed, dap_scores, eszsl_fit, eszsl_scores, signed_targets
 
@@ -30,6 +38,10 @@ __all__ = [
     "hinge_on_features",
     "conse_on_probs",
     "lit_on_features",
+    "GridMethod",
+    "XLSA17_METHODS",
+    "Xlsa17Result",
+    "run_xlsa17",
 ]
 
 
@@ -147,10 +159,11 @@ def hinge_on_features(
     batch_size: int = 256,
     form: str = "max",
 ):
-    """The embedding methods' bilinear model (ALE/SJE with attributes, DeViSE-like with word
-    vectors; notebook 05): scores x W sᵀ with unit-length class vectors s, W trained on the
-    standardised features by Adam with `losses.hinge_rank_loss` over the seen classes.
-    Returns (eval images, classes) float64."""
+    """The embedding methods' bilinear model (notebook 05): scores x W sᵀ with unit-length class
+    vectors s, W trained on the standardised features by Adam with `losses.hinge_rank_loss`
+    over the seen classes. `form="max"` is SJE's hinge (Akata et al. 2015), `form="sum"`
+    DeViSE's (Frome et al. 2013), with attributes or word vectors alike; ALE's rank-weighted
+    hinge is not implemented. Returns (eval images, classes) float64."""
     x_train, labels, x_eval, table = _check_training(
         train_features, train_labels, eval_features, class_semantics, "class_semantics"
     )
@@ -248,3 +261,156 @@ def lit_on_features(
         model.eval()
         images = model.encode_image(torch.tensor(x_eval, dtype=torch.float32).to(device)).cpu()
         return (model.scale().cpu() * images @ classes.T).double().numpy()
+
+
+@dataclass(frozen=True)
+class GridMethod:
+    """A zero-shot method for `run_xlsa17` and the settings to search for it on validation.
+
+    `score(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, **setting)`
+    trains on features `x_train` of the seen classes (ids `y_train`; `seen` and `unseen` are
+    class ids, rows of the class table `attributes`) and returns (eval images × all classes)
+    scores. `grid` holds the settings (keyword dicts) to try, in order; ties go to the first.
+    """
+
+    score: Callable[..., np.ndarray]
+    grid: tuple[dict, ...] = field(default_factory=lambda: ({},))
+
+
+def _binary_signatures(attributes: np.ndarray) -> np.ndarray:
+    """Continuous class attributes binarised at each attribute's mean over the classes (DAP)."""
+    return (attributes > attributes.mean(axis=0)).astype(np.float64)
+
+
+def _dap(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device):
+    return dap_on_features(x_train, y_train, _binary_signatures(attributes), x_eval)
+
+
+def _hinge(form: str):
+    def score(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, margin):
+        return hinge_on_features(
+            x_train, y_train, seen, x_eval, attributes, seed=seed, margin=margin, form=form
+        )
+
+    return score
+
+
+def _eszsl(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, gamma, lam):
+    return eszsl_on_features(x_train, y_train, seen, x_eval, attributes, gamma, lam)
+
+
+def _conse(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, top_t):
+    """ConSE on a seen-class softmax: multinomial logistic regression on the standardised
+    features, trained to convergence (L-BFGS)."""
+    x_train, x_eval = _standardise(*_train_and_eval(x_train, x_eval))
+    classifier = LogisticRegression(max_iter=1000).fit(x_train, y_train)
+    column = {c: j for j, c in enumerate(classifier.classes_)}
+    probs = classifier.predict_proba(x_eval)[:, [column[c] for c in seen]]
+    return conse_on_probs(probs, attributes, seen, min(top_t, len(seen)))
+
+
+def _cvae(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class):
+    return generative.generative_zsl_scores(
+        x_train, y_train, x_eval, attributes, unseen, n_per_class=n_per_class, seed=seed,
+        device=device,
+    )
+
+
+_POWERS = [10.0**k for k in range(-2, 5)]
+XLSA17_METHODS: dict[str, GridMethod] = {
+    "DAP": GridMethod(_dap),
+    "SJE (max hinge)": GridMethod(_hinge("max"), tuple({"margin": m} for m in (0.1, 0.3, 1.0))),
+    "DeViSE (sum hinge)": GridMethod(
+        _hinge("sum"), tuple({"margin": m} for m in (0.1, 0.3, 1.0))
+    ),
+    "ESZSL": GridMethod(
+        _eszsl, tuple({"gamma": g, "lam": lam} for g in _POWERS for lam in _POWERS)
+    ),
+    "ConSE": GridMethod(_conse, tuple({"top_t": t} for t in (1, 2, 5, 10))),
+    "CVAE feature generator": GridMethod(
+        _cvae, tuple({"n_per_class": n} for n in (300, 1000, 3000))
+    ),
+}
+"""The attribute-based methods `run_xlsa17` runs by default, with their validation grids.
+DAP's signatures are the attributes binarised at each attribute's mean over the classes;
+ConSE's seen-class classifier is a logistic regression on the standardised features."""
+
+_CRITERIA = ("ZSL", "H", "H+CS", "AUSUC")
+
+
+@dataclass(frozen=True)
+class Xlsa17Result:
+    """What `run_xlsa17` measured. `table`: one row per method (its chosen setting, the
+    validation score that chose it, γ, then the test ZSL, U, S, H, U+CS, S+CS, H+CS, AUSUC);
+    `search`: every setting tried, with its validation score."""
+
+    table: pd.DataFrame
+    search: pd.DataFrame
+
+
+def run_xlsa17(
+    data: Xlsa17Data,
+    methods: Mapping[str, GridMethod] | None = None,
+    *,
+    seed: int = 0,
+    held_fraction: float = 0.2,
+    criterion: str = "AUSUC",
+    device: torch.device | str = "cpu",
+) -> Xlsa17Result:
+    """The protocol of Xian et al. (TPAMI 2018) on one xlsa17 data set, in three steps.
+
+    1. Validation (`protocol.xlsa17_validation_split`): train on the release's training
+       classes (`train_loc`, less a `held_fraction` of each class's images held out), score
+       the held-out images and the validation classes' images (`val_loc`) against all
+       classes, and keep each method's setting with the best validation `criterion` (one of
+       "ZSL", "H", "H+CS", "AUSUC"; for "H+CS" γ is the validation-best one).
+    2. Calibration: γ of calibrated stacking, the one with the best validation H of the
+       chosen setting's scores (`protocol.choose_gamma`).
+    3. Test: retrain with that setting on all seen classes (`trainval_loc`) and evaluate on
+       `test_seen_loc` + `test_unseen_loc` (`protocol.evaluate` with the chosen γ).
+
+    No test image informs a choice. `methods` defaults to `XLSA17_METHODS`. Returns an
+    `Xlsa17Result`. Introduced in notebook 09.
+    """
+    methods = XLSA17_METHODS if methods is None else methods
+    if not methods:
+        raise ValueError("methods is empty: give at least one GridMethod")
+    if bad := [name for name, m in methods.items() if not isinstance(m, GridMethod) or not m.grid]:
+        raise ValueError(f"methods {bad} must be GridMethods with a non-empty grid")
+    if criterion not in _CRITERIA:
+        raise ValueError(f"unknown criterion {criterion!r}; use one of {', '.join(_CRITERIA)}")
+    split = protocol.xlsa17_validation_split(data, held_fraction, seed)
+    attributes = data.attributes.astype(np.float64)
+    test_loc = np.concatenate([data.test_seen_loc, data.test_unseen_loc])
+    problems = {  # step: (train images, seen, unseen, evaluation images)
+        "validation": (split.fit_loc, split.seen_classes, split.unseen_classes, split.val_loc),
+        "test": (data.trainval_loc, data.seen_classes, data.unseen_classes, test_loc),
+    }
+
+    def scores_and_labels(step, method, setting):
+        train, seen, unseen, evaluation = problems[step]
+        scores = method.score(
+            data.features[train], data.labels[train], seen, unseen, data.features[evaluation],
+            attributes, seed=seed, device=device, **setting,
+        )
+        return scores, data.labels[evaluation]
+
+    _, val_seen, val_unseen, _ = problems["validation"]
+    rows, searched = [], []
+    for name, method in methods.items():
+        best = None
+        for setting in method.grid:
+            scores, y_val = scores_and_labels("validation", method, setting)
+            gamma = protocol.choose_gamma(scores, y_val, val_seen, val_unseen)
+            value = protocol.evaluate(scores, y_val, val_seen, val_unseen, gamma)[criterion]
+            searched.append({"method": name, "setting": setting, f"validation {criterion}": value})
+            if best is None or value > best[0]:
+                best = (value, setting, gamma)
+        value, setting, gamma = best
+        scores, y_test = scores_and_labels("test", method, setting)
+        row = protocol.evaluate(scores, y_test, data.seen_classes, data.unseen_classes, gamma)
+        chosen = {"setting": setting, f"validation {criterion}": value, "γ": gamma}
+        rows.append({"method": name, **chosen, **row})
+    return Xlsa17Result(
+        table=pd.DataFrame(rows).set_index("method"), search=pd.DataFrame(searched)
+    )

@@ -425,7 +425,10 @@ class Xlsa17Data:
     """One data set of the xlsa17 release: ResNet-101 features, class attributes, proposed split.
 
     Class ids (0-based) index `class_names` and the rows of `attributes`; `*_loc` arrays are
-    0-based image indices into `features` and `labels`.
+    0-based image indices into `features` and `labels`. `train_loc` and `val_loc` are the
+    release's validation split of the seen classes: images of the training classes and of the
+    validation classes (disjoint class sets, the validation classes playing unseen); they are
+    None for a copy of the release that lacks them.
     """
 
     name: str  # the release's folder name: AWA1, AWA2, CUB, SUN or APY
@@ -438,6 +441,28 @@ class Xlsa17Data:
     test_unseen_loc: np.ndarray
     seen_classes: np.ndarray  # sorted class ids of trainval_loc
     unseen_classes: np.ndarray  # sorted class ids of test_unseen_loc
+    train_loc: np.ndarray | None = None  # images of the validation split's training classes
+    val_loc: np.ndarray | None = None  # images of its validation (pseudo-unseen) classes
+
+    @property
+    def train_classes(self) -> np.ndarray:
+        """Sorted class ids of `train_loc` (the validation split's seen classes)."""
+        return np.unique(self.labels[self._validation_loc("train_loc")])
+
+    @property
+    def val_classes(self) -> np.ndarray:
+        """Sorted class ids of `val_loc` (the validation split's pseudo-unseen classes)."""
+        return np.unique(self.labels[self._validation_loc("val_loc")])
+
+    def _validation_loc(self, key: str) -> np.ndarray:
+        loc = getattr(self, key)
+        if loc is None:
+            raise ValueError(
+                f"{self.name} has no {key}: this copy of att_splits.mat lacks the release's "
+                f"validation split (train_loc, val_loc); download the release again from "
+                f"{XLSA17_URL}"
+            )
+        return loc
 
 
 def _xlsa17_folder(root: Path, name: str) -> Path:
@@ -449,14 +474,17 @@ def _xlsa17_folder(root: Path, name: str) -> Path:
     return root / folders[name.lower()]
 
 
-def _read_mat(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _read_mat(
+    path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """The variables `keys` (required) and those of `optional` that `path` holds."""
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing. Download the xlsa17 release (xlsa17.zip, 'Proposed Split') "
             f"from {XLSA17_URL} and unpack it; `root` is its data/ folder, which holds "
             f"{', '.join(_XLSA17_FOLDERS)}."
         )
-    content = loadmat(path, variable_names=list(keys))
+    content = loadmat(path, variable_names=[*keys, *optional])
     if missing := [key for key in keys if key not in content]:
         raise ValueError(f"{path} lacks the variables {missing}; an xlsa17 file has {list(keys)}")
     return content
@@ -493,14 +521,47 @@ def _cell_strings(cell: np.ndarray, what: str) -> list[str]:
     return names
 
 
+def _validation_split(splits: dict, labels: np.ndarray, seen: np.ndarray, class_names: list[str]):
+    """0-based `train_loc` and `val_loc` from att_splits.mat, checked, or {} if both absent."""
+    present = [key for key in ("train_loc", "val_loc") if key in splits]
+    if not present:
+        return {}
+    if len(present) == 1:
+        raise ValueError(
+            f"att_splits.mat has {present[0]} but not its partner: the validation split needs "
+            "both train_loc and val_loc"
+        )
+    loc = {
+        key: _one_based_indices(splits[key], f"att_splits.mat: {key}", len(labels))
+        for key in ("train_loc", "val_loc")
+    }
+    train, val = (np.unique(labels[loc[key]]) for key in ("train_loc", "val_loc"))
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError("att_splits.mat: train_loc and val_loc must both hold images")
+    if stray := [class_names[c] for c in np.setdiff1d(np.union1d(train, val), seen)]:
+        raise ValueError(
+            f"att_splits.mat: train_loc/val_loc hold images of {stray}, which are not seen "
+            "(trainval) classes; the validation split must keep to the seen classes"
+        )
+    if both := [class_names[c] for c in np.intersect1d(train, val)]:
+        raise ValueError(
+            f"att_splits.mat: classes {both} are in both train_loc and val_loc; the validation "
+            "classes must be disjoint from the training classes"
+        )
+    return loc
+
+
 def load_xlsa17(root: str | os.PathLike, name: str) -> Xlsa17Data:
     """Load one data set of the xlsa17 release of Xian et al. (TPAMI 2018) from `root`.
 
     `root` is the release's data/ folder: `root/<NAME>/res101.mat` (`features`: dims ×
     images, `labels`: 1-based) and `root/<NAME>/att_splits.mat` (`att`: attributes ×
-    classes, 1-based `trainval_loc`, `test_seen_loc`, `test_unseen_loc`, `allclasses_names`).
+    classes, 1-based `trainval_loc`, `test_seen_loc`, `test_unseen_loc`, `allclasses_names`,
+    and the validation split's 1-based `train_loc` and `val_loc`, read when present).
     `name` is one of AWA1, AWA2, CUB, SUN, APY, in any case. Everything is converted to this
-    package's convention: images as rows, classes as rows, 0-based indices. Never downloads.
+    package's convention: images as rows, classes as rows, 0-based indices. The validation
+    split must keep to the seen classes, its training and validation classes disjoint. Never
+    downloads.
     """
     folder = _xlsa17_folder(Path(root), name)
     if not folder.is_dir():
@@ -512,6 +573,7 @@ def load_xlsa17(root: str | os.PathLike, name: str) -> Xlsa17Data:
     splits = _read_mat(
         folder / "att_splits.mat",
         ("att", "trainval_loc", "test_seen_loc", "test_unseen_loc", "allclasses_names"),
+        optional=("train_loc", "val_loc"),
     )
     features = np.asarray(res["features"])
     if features.ndim != 2:
@@ -536,6 +598,7 @@ def load_xlsa17(root: str | os.PathLike, name: str) -> Xlsa17Data:
     seen, unseen = np.unique(labels[loc["trainval_loc"]]), np.unique(labels[loc["test_unseen_loc"]])
     if both := [class_names[c] for c in np.intersect1d(seen, unseen)]:
         raise ValueError(f"att_splits.mat: classes {both} are both seen (trainval) and unseen")
+    loc.update(_validation_split(splits, labels, seen, class_names))
     return Xlsa17Data(
         name=folder.name,
         features=np.ascontiguousarray(features.T, dtype=np.float32),

@@ -1,13 +1,13 @@
 """Generative zero-shot learning: synthesise image features of unseen classes, then classify.
 
 Introduced in notebook 09. A conditional variational autoencoder over image *features*
-(CVAE-ZSL, Mishra et al. 2018; the feature-generation idea of f-CLSWGAN, Xian et al. CVPR
-2018) learns p(x | a) from the seen classes: the encoder maps a feature x and its class's
-semantic vector a to q(z | x, a), the decoder maps (z, a) back to x. Decoding random z with an
-unseen class's a gives synthetic features of a class that has no images. A plain softmax
-classifier over seen + unseen classes, trained on real seen features and synthetic unseen
-ones, then competes all classes on equal terms, which removes much of the seen-class bias
-of generalized ZSL.
+(closest to CVAE-ZSL, Mishra et al. 2018; feature generation is also the idea of f-CLSWGAN,
+Xian et al. CVPR 2018, with a GAN) learns p(x | a) from the seen classes: the encoder maps a
+feature x and its class's semantic vector a to q(z | x, a), the decoder maps (z, a) back to x.
+Decoding random z with an unseen class's a gives synthetic features of a class that has no
+images. A plain softmax classifier over seen + unseen classes, trained on real seen features
+and synthetic unseen ones, then gives the unseen classes training examples of their own; how
+much of generalized ZSL's seen-class bias that removes is measured in notebook 09 (not all).
 
 Features are the backbone's ReLU outputs (`protocol.image_features`), so they are
 non-negative: the model divides them by one scale (their mean, so non-negativity survives)
@@ -27,6 +27,7 @@ from .train import fit, predict
 
 __all__ = [
     "FeatureCVAE",
+    "cvae_loss",
     "fit_feature_cvae",
     "synthesize",
     "fit_softmax",
@@ -109,6 +110,27 @@ def _positive_int(value, name: str) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def cvae_loss(
+    model: FeatureCVAE, x: torch.Tensor, a: torch.Tensor, noise: torch.Tensor, beta: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The CVAE's loss on a batch, averaged over its samples: (loss, reconstruction, kl).
+
+    (μ, log σ²) = encode(x, a); z = μ + σ · `noise` (the reparameterisation: `noise` ~ N(0, I)
+    drawn by the caller, so z is differentiable in μ and σ); x̂ = decode(z, a);
+    reconstruction = ‖(x̂ − x) / scale‖² summed over dimensions; kl = KL(N(μ, σ²) ‖ N(0, I))
+    = −½ Σ (1 + log σ² − μ² − σ²); loss = reconstruction + `beta` · kl.
+    """
+    mu, logvar = model.encode(x, a)
+    if noise.shape != mu.shape:
+        raise ValueError(
+            f"noise must have the latents' shape {tuple(mu.shape)}, got {tuple(noise.shape)}"
+        )
+    x_hat = model.decode(mu + noise * (0.5 * logvar).exp(), a)
+    reconstruction = ((x_hat - x) / model.feature_scale).pow(2).sum(dim=1).mean()
+    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
+    return reconstruction + beta * kl, reconstruction, kl
+
+
 def fit_feature_cvae(
     features,
     labels,
@@ -128,9 +150,9 @@ def fit_feature_cvae(
 
     `labels` are class ids, rows of `class_semantics` (classes × s), the table that gives each
     class's semantic vector (e.g. `data.attributes`; rows of unseen classes are never read).
-    Loss per sample: squared reconstruction error (summed over dimensions, on features divided
-    by their mean) + `beta` · KL(q(z | x, a) ‖ N(0, I)); Adam. Returns the model in eval mode and
-    the mean "loss", "reconstruction" and "kl" of every epoch.
+    Loss per sample (`cvae_loss`): squared reconstruction error (summed over dimensions, on
+    features divided by their mean) + `beta` · KL(q(z | x, a) ‖ N(0, I)); Adam. Returns the
+    model in eval mode and the mean "loss", "reconstruction" and "kl" of every epoch.
     """
     x = _float_matrix(features, "features")
     table = _float_matrix(class_semantics, "class_semantics")
@@ -154,13 +176,8 @@ def fit_feature_cvae(
     for _ in tqdm(range(epochs), desc="feature CVAE", disable=not progress, leave=False):
         totals = dict.fromkeys(history, 0.0)
         for batch in torch.randperm(len(x), generator=generator).split(batch_size):
-            xb, ab = x[batch], table[y[batch]]
-            mu, logvar = model.encode(xb, ab)
-            noise = torch.randn(mu.shape, generator=generator).to(device)
-            x_hat = model.decode(mu + noise * (0.5 * logvar).exp(), ab)
-            reconstruction = ((x_hat - xb) / model.feature_scale).pow(2).sum(dim=1).mean()
-            kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
-            loss = reconstruction + beta * kl
+            noise = torch.randn(len(batch), model.latent_dim, generator=generator).to(device)
+            loss, reconstruction, kl = cvae_loss(model, x[batch], table[y[batch]], noise, beta)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -265,7 +282,8 @@ def generative_zsl_scores(
     """The whole recipe: fit a `FeatureCVAE` on the real seen features, synthesise
     `n_per_class` features of every unseen class, train a softmax on real + synthetic
     features and score `test_features`. Returns (test images × classes) logits, one column per
-    row of `class_semantics`. The defaults were chosen on notebook 09's validation split.
+    row of `class_semantics`. Notebook 09 chooses `n_per_class` on its validation split; the
+    other defaults (β, latent size 16, epochs) are fixed, not searched.
     """
     table = _float_matrix(class_semantics, "class_semantics")
     x_real = _float_matrix(train_features, "train_features")

@@ -8,6 +8,8 @@ Notebook 04 introduces it step by step; later notebooks call it:
 - `train_backbone` and `image_features`: one image network per split, a `SmallCNN` softmax
   classifier trained on the seen classes' images; its hidden layer is the image feature every
   embedding method uses (as the benchmark's methods share ResNet-101 features).
+- `xlsa17_validation_split`: the same validation set for the real benchmark, built from the
+  xlsa17 release's own validation classes (`train_loc` → `val_loc`).
 - `choose_gamma`: calibrated stacking's γ, the one with the best validation H.
 - `evaluate`: ZSL top-1 and GZSL U, S, H with and without calibration, and AUSUC, for a score
   matrix over all classes.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import AnimalsData
+from .data import AnimalsData, Xlsa17Data
 from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
 from .models import SmallCNN
 from .train import fit, predict
@@ -31,6 +33,7 @@ from .zeroshot import ausuc, seen_unseen_curve
 __all__ = [
     "ValidationSplit",
     "validation_split",
+    "xlsa17_validation_split",
     "BACKBONE",
     "train_backbone",
     "image_features",
@@ -79,6 +82,47 @@ def validation_split(data: AnimalsData, held_fraction: float = 0.2, seed: int = 
         val_loc=np.concatenate([data.train_loc[held], data.val_loc]),
         seen_classes=np.setdiff1d(data.seen_classes, data.val_classes),
         unseen_classes=np.asarray(data.val_classes),
+    )
+
+
+def xlsa17_validation_split(data: Xlsa17Data, held_fraction: float = 0.2, seed: int = 0):
+    """A GZSL validation split of an xlsa17 data set, from the release's validation classes.
+
+    The classes of `data.val_loc` act as unseen; the classes of `data.train_loc` as seen, and
+    of each of them a `held_fraction` of its images (drawn with `seed`, at least one image per
+    class on each side) is held out as the seen part of the validation set. Only images of
+    `data.trainval_loc` are used: an image the release also lists as a test image never
+    informs a choice. Returns a `ValidationSplit` of 0-based image indices. Introduced in
+    notebook 09.
+    """
+    if not isinstance(data, Xlsa17Data):
+        raise TypeError(f"data must be an Xlsa17Data (load_xlsa17), got {type(data).__name__}")
+    if not 0 < held_fraction < 1:
+        raise ValueError(f"held_fraction must be between 0 and 1, got {held_fraction}")
+    train_classes = data.train_classes  # raises a clear error if the split is absent
+    data.val_classes  # noqa: B018 (the same check for val_loc)
+    train_loc = np.intersect1d(data.train_loc, data.trainval_loc)
+    val_loc = np.intersect1d(data.val_loc, data.trainval_loc)
+    rng = np.random.default_rng(seed)
+    fit, held = [], []
+    for c in train_classes:
+        images = train_loc[data.labels[train_loc] == c]
+        if len(images) < 2:
+            raise ValueError(
+                f"class {data.class_names[c]!r} has {len(images)} training image(s) in "
+                "train_loc ∩ trainval_loc; a validation split needs at least 2 per class"
+            )
+        n_held = min(max(1, round(held_fraction * len(images))), len(images) - 1)
+        chosen = rng.permutation(len(images)) < n_held
+        held.append(images[chosen])
+        fit.append(images[~chosen])
+    if not len(val_loc):
+        raise ValueError("val_loc ∩ trainval_loc is empty: no validation images to choose on")
+    return ValidationSplit(
+        fit_loc=np.sort(np.concatenate(fit)),
+        val_loc=np.concatenate([np.sort(np.concatenate(held)), val_loc]),
+        seen_classes=train_classes,
+        unseen_classes=np.unique(data.labels[val_loc]),
     )
 
 
