@@ -1,12 +1,16 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from zsl_utils.models import SmallCNN
 from zsl_utils.progressive import (
+    LateralAdapter,
     MultiTaskNet,
     ProgressiveNet,
     fit_multitask,
+    fit_multitask_together,
     small_cnn_multitask,
     task_accuracy,
     with_new_head,
@@ -225,6 +229,24 @@ def test_with_new_head_copies_the_model_and_adds_a_head():
     assert not torch.allclose(net(x, "old"), old(x))
 
 
+def test_with_new_head_hidden_layer_adds_weights_for_the_new_task():
+    torch.manual_seed(0)
+    old = SmallCNN(3, **TINY)
+    linear = with_new_head(old, 4)
+    wide = with_new_head(old, 4, hidden=7)
+    x = torch.rand(5, 1, 28, 28)
+    assert wide(x, "task 2").shape == (5, 4)
+    torch.testing.assert_close(wide(x, "task 1"), old(x))
+    hidden_layer = [m for m in wide.heads["task 2"] if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in hidden_layer] == [(5, 7), (7, 4)]
+    extra = count(wide.heads["task 2"]) - count(linear.heads["task 2"])
+    assert extra == (5 * 7 + 7 + 7 * 4 + 4) - (5 * 4 + 4)
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
 def test_with_new_head_errors():
     with pytest.raises(TypeError, match="SmallCNN"):
         with_new_head(nn.Linear(2, 2), 3)
@@ -232,6 +254,8 @@ def test_with_new_head_errors():
         with_new_head(SmallCNN(3, **TINY), 0)
     with pytest.raises(ValueError, match="two different names"):
         with_new_head(SmallCNN(3, **TINY), 3, tasks=("a", "a"))
+    with pytest.raises(ValueError, match="hidden"):
+        with_new_head(SmallCNN(3, **TINY), 3, hidden=0)
 
 
 # --- ProgressiveNet --------------------------------------------------------------------------
@@ -275,10 +299,38 @@ def test_training_column2_leaves_column1_bit_identical():
     fit_multitask(net, {"new": (x, torch.randint(0, 4, (8,)))}, steps=5, lr=0.05, progress=False)
     assert all(torch.equal(before[n], p) for n, p in net.column1.state_dict().items())
     trainable_after = [p for p in net.parameters() if p.requires_grad]
-    assert len(trainable_after) == len(list(net.column2.parameters())) + 8  # + 4 laterals
+    # + 4 laterals, each with α and the weights and biases of V and U
+    assert len(trainable_after) == len(list(net.column2.parameters())) + 4 * 5
     pairs = zip(trainable_before, trainable_after, strict=True)
     assert any(not torch.equal(a, b) for a, b in pairs)
     torch.testing.assert_close(net(x, "old"), column1(x))
+
+
+def test_lateral_adapter_is_u_relu_v_of_alpha_h():
+    torch.manual_seed(0)
+    project, expand = nn.Linear(6, 2), nn.Linear(2, 3)
+    adapter = LateralAdapter(project, expand, alpha=0.5)
+    h = torch.randn(4, 6)
+    expected = expand(torch.relu(project(0.5 * h)))
+    torch.testing.assert_close(adapter(h), expected)
+    assert adapter.alpha.requires_grad and adapter.alpha.item() == 0.5
+    adapter(h).sum().backward()
+    assert adapter.alpha.grad is not None  # α is learned
+    with torch.no_grad():
+        adapter.project.bias.fill_(-100.0)  # every unit below 0: the ReLU passes nothing
+    torch.testing.assert_close(adapter(h), expand.bias.expand(4, 3))
+
+
+def test_progressive_adapters_reduce_the_width():
+    torch.manual_seed(0)
+    column1 = SmallCNN(3, channels=(8, 16, 32), hidden=64)
+    net = ProgressiveNet(column1, 5, reduction=4, alpha=0.25)
+    widths = [lateral.project.out_channels for lateral in net.laterals[:3]]
+    assert widths == [2, 4, 8] and net.laterals[3].project.out_features == 16
+    assert all(lateral.alpha.item() == 0.25 for lateral in net.laterals)
+    wider = ProgressiveNet(column1, 5, reduction=1)
+    assert count(wider.laterals) > count(net.laterals)
+    assert count(net.laterals) < count(net.column2) / 2  # small beside a column
 
 
 def test_column1_stays_in_eval_mode():
@@ -295,6 +347,8 @@ def test_progressive_errors():
         ProgressiveNet(column1, 0)
     with pytest.raises(ValueError, match="two different names"):
         ProgressiveNet(column1, 3, tasks=("same", "same"))
+    with pytest.raises(ValueError, match="reduction"):
+        ProgressiveNet(column1, 3, reduction=0)
     with pytest.raises(KeyError, match="unknown task"):
         net(torch.rand(1, 1, 28, 28), "other")
     with pytest.raises(ValueError, match=r"\(n, c, 28, 28\)"):
@@ -302,3 +356,146 @@ def test_progressive_errors():
     x = torch.rand(4, 1, 28, 28)
     with pytest.raises(ValueError, match="no trainable parameter affects"):
         fit_multitask(net, {"old": (x, torch.zeros(4, dtype=torch.long))}, steps=1)
+
+
+# --- fit_multitask_together ------------------------------------------------------------------
+
+
+def tiny_pair(seed_a=0, seed_b=1):
+    models = []
+    for seed in (seed_a, seed_b):
+        torch.manual_seed(seed)
+        models.append(small_cnn_multitask({"a": 3, "b": 4}, shared=3, **TINY))
+    data = [tiny_tasks(n=10, seed=0), tiny_tasks(n=10, seed=1)]
+    return models, data
+
+
+def test_fit_multitask_together_matches_separate_training_up_to_the_best_step():
+    models, data = tiny_pair()
+    copies = [copy.deepcopy(m) for m in models]
+    validation = ("a", *data[0]["a"])  # model 0's own training images of task a
+    history = fit_multitask_together(
+        models,
+        data,
+        validation,
+        seeds=[3, 4],
+        max_steps=8,
+        eval_every=2,
+        patience=100,
+        lr=0.03,
+        batch_size=4,
+        progress=False,
+    )
+    assert history["step"] == [0, 2, 4, 6, 8] and history["val_accuracy"].shape == (5, 2)
+    assert not history["stopped"].any()  # the cap ended training, not patience
+    assert history["best_step"][0] > 0  # model 0 improved, so its weights moved
+    for model, twin, task_data, seed, best in zip(
+        models, copies, data, [3, 4], history["best_step"], strict=True
+    ):
+        if best > 0:  # the same batches and the same Adam steps as fit_multitask
+            fit_multitask(
+                twin, task_data, steps=int(best), lr=0.03, batch_size=4, seed=seed, progress=False
+            )
+        for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+            torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
+        best_row = history["step"].index(best)
+        accuracy = task_accuracy(model, validation[1], validation[2], "a")
+        column = models.index(model)
+        assert accuracy == pytest.approx(history["val_accuracy"][best_row, column])
+        assert history["val_accuracy"][best_row, column] == history["val_accuracy"][:, column].max()
+
+
+def test_fit_multitask_together_stops_when_validation_does_not_improve():
+    models, data = tiny_pair()
+    before = [copy.deepcopy(m.state_dict()) for m in models]
+    x_val = tiny_tasks(n=8, seed=7)["a"][0]
+    with torch.no_grad():
+        y_val = models[0](x_val, "a").argmax(1)  # model 0 starts perfect: it cannot improve
+    history = fit_multitask_together(
+        models,
+        data,
+        ("a", x_val, y_val),
+        seeds=[0, 1],
+        max_steps=200,
+        eval_every=2,
+        patience=3,
+        lr=0.05,
+        batch_size=4,
+        progress=False,
+    )
+    assert history["stopped"][0] and history["best_step"][0] == 0
+    assert history["val_accuracy"][0, 0] == 1.0
+    assert all(torch.equal(p, before[0][n]) for n, p in models[0].state_dict().items())
+    assert history["step"][-1] < 200 or not history["stopped"][1]
+
+
+def test_fit_multitask_together_monitor_single_task_and_progressive():
+    torch.manual_seed(0)
+    plain = [SmallCNN(3, **TINY) for _ in range(2)]
+    x, y = tiny_tasks(n=6)["a"]
+    history = fit_multitask_together(
+        plain,
+        [{"only": (x, y)}] * 2,
+        ("only", x, y),
+        seeds=[0, 1],
+        max_steps=3,
+        eval_every=1,
+        monitor={"train accuracy": ("only", x, y)},
+        progress=False,
+    )
+    assert history["train accuracy"].shape == (4, 2)
+    torch.testing.assert_close(
+        torch.as_tensor(history["train accuracy"]), torch.as_tensor(history["val_accuracy"])
+    )
+    column1, _ = tiny_progressive()
+    nets = [ProgressiveNet(column1, 4, tasks=("old", "new")) for _ in range(2)]
+    x2, y2 = tiny_tasks(n=6)["b"]
+    history = fit_multitask_together(
+        nets,
+        [{"new": (x2, y2)}] * 2,
+        ("new", x2, y2),
+        seeds=[0, 1],
+        max_steps=4,
+        patience=10,
+        eval_every=2,
+        lr=0.05,
+        batch_size=3,
+        monitor={"old": ("old", x, y)},
+        progress=False,
+    )
+    assert (history["old"] == history["old"][0]).all()  # column 1 never changes
+    for net in nets:
+        torch.testing.assert_close(net(x, "old"), column1(x))
+
+
+def test_fit_multitask_together_errors():
+    models, data = tiny_pair()
+    validation = ("a", *data[0]["a"])
+    kwargs = {"seeds": [0, 1], "max_steps": 2, "progress": False}
+    with pytest.raises(ValueError, match="no models"):
+        fit_multitask_together([], [], validation, seeds=[], max_steps=1)
+    with pytest.raises(ValueError, match="one task dict and one seed per model"):
+        fit_multitask_together(models, data[:1], validation, **kwargs)
+    with pytest.raises(ValueError, match="same tasks"):
+        fit_multitask_together(models, [data[0], {"a": data[1]["a"]}], validation, **kwargs)
+    with pytest.raises(ValueError, match="same number of samples"):
+        short = {"a": data[1]["a"], "b": (data[1]["b"][0][:5], data[1]["b"][1][:5])}
+        fit_multitask_together(models, [data[0], short], validation, **kwargs)
+    with pytest.raises(ValueError, match="max_steps"):
+        fit_multitask_together(models, data, validation, seeds=[0, 1], max_steps=0)
+    with pytest.raises(ValueError, match="weights name"):
+        fit_multitask_together(models, data, validation, weights={"a": 1.0}, **kwargs)
+    with pytest.raises(ValueError, match="val_accuracy: x has 10 samples and y has 3"):
+        fit_multitask_together(models, data, ("a", data[0]["a"][0], data[0]["a"][1][:3]), **kwargs)
+    other = small_cnn_multitask({"a": 3, "b": 4}, shared=2, **TINY)
+    with pytest.raises(ValueError, match="model 1 differs"):
+        fit_multitask_together([models[0], other], data, validation, **kwargs)
+    with pytest.raises(ValueError, match="one task only"):
+        fit_multitask_together([SmallCNN(3, **TINY)] * 2, data, validation, **kwargs)
+    with pytest.raises(KeyError, match="unknown task"):
+        fit_multitask_together(models, [{"c": data[0]["a"]}] * 2, validation, **kwargs)
+    with pytest.raises(ValueError, match="already uses"):
+        fit_multitask_together(models, data, validation, monitor={"step": validation}, **kwargs)
+    frozen = [m.requires_grad_(False) for m in models]
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        fit_multitask_together(frozen, data, validation, **kwargs)
