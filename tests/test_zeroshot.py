@@ -262,3 +262,42 @@ def test_signed_targets():
         signed_targets([7], [2, 5])
     with pytest.raises(ValueError, match="distinct"):
         signed_targets([2], [2, 2])
+
+
+def test_project_onto_span_by_hand():
+    from zsl_utils.zeroshot import project_onto_span
+
+    basis = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])  # spans the x-y plane
+    projected = project_onto_span(np.array([[3.0, -2.0, 5.0]]), basis)
+    assert np.allclose(projected, [[3.0, -2.0, 0.0]])
+    inside = np.array([[2.0, 7.0, 0.0]])
+    assert np.allclose(project_onto_span(inside, basis), inside)  # already in the span
+    # a rank-deficient basis (a repeated row) spans the same line
+    line = project_onto_span(np.array([[1.0, 1.0, 0.0]]), np.array([[1.0, 0.0, 0.0]] * 2))
+    assert np.allclose(line, [[1.0, 0.0, 0.0]])
+
+
+def test_span_share_by_hand():
+    from zsl_utils.zeroshot import span_share
+
+    basis = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    shares = span_share(np.array([[0.0, 3.0, 4.0], [1.0, 2.0, 0.0], [0.0, 0.0, 2.0]]), basis)
+    assert np.allclose(shares, [0.6, 1.0, 0.0])
+    # full-rank basis: every vector lies in the span
+    rng = np.random.default_rng(0)
+    assert np.allclose(span_share(rng.normal(size=(4, 3)), rng.normal(size=(3, 3))), 1.0)
+
+
+def test_span_errors():
+    from zsl_utils.zeroshot import project_onto_span, span_share
+
+    with pytest.raises(ValueError, match="dimensions"):
+        project_onto_span(np.ones((2, 3)), np.ones((2, 4)))
+    with pytest.raises(ValueError, match="non-zero"):
+        project_onto_span(np.ones((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="zero"):
+        span_share(np.array([[0.0, 0.0, 0.0]]), np.eye(3))
+    with pytest.raises(ValueError, match="NaN"):
+        span_share(np.array([[np.nan, 1.0, 0.0]]), np.eye(3))
+    with pytest.raises(ValueError, match="2-D"):
+        span_share(np.ones(3), np.eye(3))

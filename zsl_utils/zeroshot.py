@@ -3,7 +3,8 @@
 Introduced in notebook 04: Direct Attribute Prediction (DAP, Lampert et al. 2009/2014), the
 lecture's "nearest attribute vector" lookup, and the seen–unseen accuracy curve with its area
 (AUSUC, Chao et al. 2016). Notebook 05 adds ESZSL (Romera-Paredes & Torr 2015) and the
-k-occurrence measure of hubness; notebook 06 adds ConSE (Norouzi et al. 2014).
+k-occurrence measure of hubness, and the span measure of what a linear model trained on seen
+class vectors can see of an unseen one; notebook 06 adds ConSE (Norouzi et al. 2014).
 
 Every scoring function returns an (images × classes) matrix, larger = more likely, so that
 `argmax` predicts and `zsl_utils.metrics.calibrated_stacking` can shift the seen columns.
@@ -31,6 +32,8 @@ __all__ = [
     "k_occurrence",
     "hubness_skewness",
     "conse_embed",
+    "project_onto_span",
+    "span_share",
     "DEFAULT_EPS",
 ]
 
@@ -375,3 +378,33 @@ def conse_embed(probs, seen_vectors, top_t: int, atol: float = 1e-4):
     weights = np.take_along_axis(p, top, axis=1)  # (images, T), the largest is >= 1/classes
     embedded = np.einsum("it,itd->id", weights, vectors[top]) / weights.sum(axis=1, keepdims=True)
     return _like(embedded, probs)
+
+
+def project_onto_span(vectors, basis) -> np.ndarray:
+    """Orthogonal projection of every row of `vectors` onto the span of the rows of `basis`.
+
+    A linear compatibility F(x, y) = θ(x)ᵀ W φ(y) trained on seen classes only (the hinge
+    models and ESZSL of notebook 05) sees an unseen class vector φ(u) only through this
+    projection onto the span of the seen class vectors: W's gradient (and ESZSL's closed form)
+    lives in that span, so the part of φ(u) outside it changes no trained score.
+    `vectors`: (n, dims); `basis`: (k, dims), e.g. the seen class vectors. Returns (n, dims).
+    Introduced in notebook 05.
+    """
+    v, b = _matrix(vectors, "vectors"), _matrix(basis, "basis")
+    if v.shape[1] != b.shape[1]:
+        raise ValueError(f"vectors have {v.shape[1]} dimensions but basis rows have {b.shape[1]}")
+    if b.shape[0] == 0 or not np.abs(b).sum():
+        raise ValueError("basis must have at least one non-zero row")
+    return v @ np.linalg.pinv(b) @ b
+
+
+def span_share(vectors, basis) -> np.ndarray:
+    """‖projection‖ / ‖vector‖ for every row of `vectors`, projected onto the span of `basis`'s
+    rows (`project_onto_span`): 1 when a vector lies in the span, 0 when it is orthogonal to it.
+    Introduced in notebook 05.
+    """
+    v = _matrix(vectors, "vectors")
+    norms = np.linalg.norm(v, axis=1)
+    if (norms == 0).any():
+        raise ValueError(f"vectors rows {np.flatnonzero(norms == 0).tolist()} are zero")
+    return np.linalg.norm(project_onto_span(v, basis), axis=1) / norms
