@@ -227,3 +227,32 @@ def test_fit_dann_anneals_the_learning_rate_like_ganin(monkeypatch):
                  progress=False)  # fmt: skip
     expected = [0.1 * (1 + 10 * i / 4) ** -0.75 for i in range(4)]
     assert lrs[:4] == pytest.approx(expected) and lrs[4:] == pytest.approx([0.1] * 4)
+
+
+def test_fit_dann_stops_early_and_keeps_the_best_weights():
+    # a validation score that peaks at the second record: training stops `patience` records
+    # later and the parts are set back to their weights at that record
+    x_src, y_src, x_tgt = tiny_problem()
+    model, *parts = tiny_nets()
+    scores = iter([0.2, 0.9, 0.5, 0.4, 0.3, 0.1, 0.1])
+    snapshots = []
+
+    def validate():
+        snapshots.append(model.head.weight.detach().clone())
+        return next(scores)
+
+    history = fit_dann(*parts, x_src, y_src, x_tgt, steps=50, batch_size=4, log_every=2,
+                       validate=validate, patience=2, progress=False)  # fmt: skip
+    assert history["step"] == [2, 4, 6, 8] and history["validation"] == [0.2, 0.9, 0.5, 0.4]
+    assert history["best_step"] == [4]
+    torch.testing.assert_close(model.head.weight, snapshots[1])
+    assert not model.head.training
+
+
+def test_fit_dann_needs_validate_and_patience_together():
+    x_src, y_src, x_tgt = tiny_problem()
+    _, *parts = tiny_nets()
+    with pytest.raises(ValueError, match="validate and patience"):
+        fit_dann(*parts, x_src, y_src, x_tgt, steps=2, patience=2, progress=False)
+    with pytest.raises(ValueError, match="validate and patience"):
+        fit_dann(*parts, x_src, y_src, x_tgt, steps=2, validate=lambda: 0.5, progress=False)

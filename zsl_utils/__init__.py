@@ -8,7 +8,8 @@ stacking) and `report` (the key result a notebook hands to `make run`), `models`
 for layer transfer), `train` (a training loop with a progress bar), `stopping` (early stopping on a
 validation score, for one model or several trained together), `losses` (L2-SP, ...),
 `transfer` (few-shot transfer helpers), `progressive` (multitask networks, progressive
-networks), `layers` (gradient reversal and domain-adversarial training), `zeroshot` (DAP,
+networks), `layers` (gradient reversal and domain-adversarial training), `adaptation` (the proxy
+A-distance and reverse validation: measuring and choosing without target labels), `zeroshot` (DAP,
 ESZSL, ConSE, hubness, the seen-unseen curve, ...), `protocol` (the zero-shot evaluation
 protocol: validation split, backbone features, γ choice, one results row), `benchmark` (the
 zero-shot methods on shared features, one call each), `text` (captions and a text encoder for
@@ -18,6 +19,7 @@ data).
 """
 
 from . import (
+    adaptation,
     benchmark,
     data,
     generative,
@@ -48,6 +50,7 @@ from .wordvec import load_glove
 __version__ = "0.1.0"
 
 __all__ = [
+    "adaptation",
     "benchmark",
     "data",
     "generative",

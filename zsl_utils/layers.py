@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .stopping import EarlyStopping
+
 __all__ = ["GradReverse", "grad_reverse", "dann_lambda", "domain_classifier", "fit_dann"]
 
 
@@ -83,6 +85,8 @@ def fit_dann(
     anneal: bool = False,
     log_every: int = 25,
     monitor: Callable[[], dict[str, float]] | None = None,
+    validate: Callable[[], float] | None = None,
+    patience: int | None = None,
     device: torch.device | str = "cpu",
     seed: int = 0,
     progress: bool = True,
@@ -110,6 +114,13 @@ def fit_dann(
     Every `log_every` steps the history records the step, λ, the mean label and domain
     losses and the domain classifier's accuracy on the training batches since the last
     record, and whatever `monitor()` returns (called in eval mode, without gradients).
+
+    Early stopping: with `validate` (a score to maximise, e.g. the accuracy on held-out
+    labelled images, called in eval mode without gradients at every record) and `patience`,
+    training stops once the score has not improved for `patience` records in a row, and the
+    three parts are set back to their state at the best record. `steps` is then a cap: λ's
+    schedule and the annealing still run over `steps`. The history adds "validation", and
+    "best_step" (one value: the step whose weights were kept).
     """
     if len(x_src) != len(y_src):
         raise ValueError(f"x_src has {len(x_src)} samples but y_src has {len(y_src)}")
@@ -128,6 +139,9 @@ def fit_dann(
     lambda_max = _check_lambda(lambda_max)
     if label_weight < 0:
         raise ValueError(f"label_weight must be non-negative, got {label_weight}")
+    if (validate is None) != (patience is None):
+        raise ValueError("early stopping needs both validate and patience (or neither)")
+    stopper = EarlyStopping(patience) if patience is not None else None
     parts = nn.ModuleList([extractor, predictor, discriminator]).to(device).train()
     optimiser = torch.optim.Adam([p for p in parts.parameters() if p.requires_grad], lr=lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -171,12 +185,22 @@ def fit_dann(
             for k in sums:
                 history[k].append(sums[k] / n)
                 sums[k] = 0.0
-            if monitor is not None:
+            if monitor is not None or validate is not None:
                 parts.eval()
                 with torch.no_grad():
-                    for k, v in monitor().items():
-                        history.setdefault(k, []).append(float(v))
+                    if monitor is not None:
+                        for k, v in monitor().items():
+                            history.setdefault(k, []).append(float(v))
+                    if validate is not None:
+                        history.setdefault("validation", []).append(float(validate()))
                 parts.train()
             bar.set_postfix(domain_acc=f"{history['domain_acc'][-1]:.2f}")
+            if stopper is not None:
+                stopper.update(history["validation"][-1], state=parts.state_dict())
+                if stopper.all_stopped:
+                    break
+    if stopper is not None:
+        parts.load_state_dict(stopper.best_state)
+        history["best_step"] = [history["step"][int(stopper.best_evaluation[0])]]
     parts.eval()
     return history
