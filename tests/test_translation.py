@@ -89,14 +89,107 @@ def test_off_target_rate():
         tr.off_target_rate(["a"], "xx")
 
 
-def test_tokenize_keeps_frequent_words_and_splits_the_rest():
-    words = set(
-        tr._word_vocabulary(["one hundred", "two hundred", "three hundred", "二十", "二十"])
+def test_learn_merges_splits_compounds_into_frequent_pieces():
+    texts = ["neunhundert", "achthundert", "siebenhundert", "hundert"]
+    merges = tr.learn_merges(texts, min_count=3)
+    ranks = {pair: i for i, pair in enumerate(merges)}
+    assert tr._tokenize("neunhundert", ranks)[-1] == "hundert"
+    assert "".join(tr._tokenize("zweihundert und", ranks)) == "zweihundert und"
+    assert tr.learn_merges(texts, min_count=6) == []  # no pair occurs six times
+    assert tr.learn_merges(texts, max_merges=2) == merges[:2]
+    assert merges == tr.learn_merges(list(texts))  # deterministic
+    with pytest.raises(ValueError, match="min_count"):
+        tr.learn_merges(texts, min_count=0)
+    with pytest.raises(TypeError, match="not one string"):
+        tr.learn_merges("hundert")
+
+
+def test_tokenize_keeps_hyphen_and_space_with_the_next_word():
+    merges = tr.learn_merges(["vingt-deux", "vingt-trois", "trente-deux", " deux", "-deux"] * 3)
+    ranks = {pair: i for i, pair in enumerate(merges)}
+    tokens = tr._tokenize("vingt-deux", ranks)
+    assert tokens == ["vingt", "-deux"] and "".join(tokens) == "vingt-deux"
+    assert tr._tokenize("a b", {}) == ["a", " ", "b"]
+
+
+def test_read_number_inverts_num2words():
+    assert tr.read_number("twenty-one", "en") == 21
+    assert tr.read_number("Twenty  one", "en") == 21  # case, hyphens, spacing aside
+    assert tr.read_number("quatre-vingt-dix-sept", "fr") == 97
+    assert tr.read_number("einundzwanzig", "de") == 21
+    assert tr.read_number("九百九十九", "ja") == 999
+    assert tr.read_number("vingt et un", "en") is None  # French is not English
+    assert tr.read_number("twenty-twelve", "en") is None and tr.read_number("", "en") is None
+    with pytest.raises(TypeError, match="string"):
+        tr.read_number(21, "en")
+    with pytest.raises(ValueError, match="no language"):
+        tr.read_number("one", "xx")
+
+
+def test_value_accuracy_counts_right_numbers_in_the_right_language():
+    predictions = ["twenty one", "vingt et un", "twenty-two", "twenty-one"]
+    assert tr.value_accuracy(predictions, [21, 21, 21, 21], "en") == pytest.approx(2 / 4)
+    assert tr.value_accuracy(predictions, [21, 21, 21, 21], "fr") == pytest.approx(1 / 4)
+    with pytest.raises(ValueError, match="2 predictions but 1 numbers"):
+        tr.value_accuracy(["a", "b"], [1], "en")
+    with pytest.raises(ValueError, match="ints in 0..999"):
+        tr.value_accuracy(["a"], [1000], "en")
+    with pytest.raises(ValueError, match="no predictions"):
+        tr.value_accuracy([], [], "en")
+
+
+def test_chrf_gives_partial_credit():
+    refs = ["quatre-vingt-dix-sept", "einundzwanzig"]
+    assert tr.chrf(refs, refs) == pytest.approx(1.0)
+    partly = tr.chrf(["quatre-vingt-dix-huit", "einundzwanzig"], refs)
+    assert 0.5 < partly < 1.0
+    assert tr.chrf(["xyz", "qqq"], refs) < 0.05
+    with pytest.raises(ValueError, match="2 predictions but 1 references"):
+        tr.chrf(["a", "b"], ["a"])
+
+
+def test_off_target_rate_can_tell_languages_of_one_script_apart():
+    predictions = ["quatre-vingts", "achtzig", "achtzigzig"]  # fr 80, de 80, no number
+    assert tr.off_target_rate(predictions, "fr") == 0.0  # one script: the alphabet cannot tell
+    assert tr.off_target_rate(predictions, "fr", ["de", "fr"]) == pytest.approx(1 / 3)
+    assert tr.off_target_rate(["six"], "fr", ["en", "fr"]) == 0.0  # French too
+    with pytest.raises(ValueError, match="no language"):
+        tr.off_target_rate(["six"], "fr", ["xx"])
+
+
+def test_early_stopping_on_the_dev_set_keeps_the_best_weights():
+    kwargs = dict(hidden=16, embed=8, batch_size=8, progress=False, eval_every=2, patience=2)
+    model = tr.train_translator(
+        SUPERVISED, range(10, 30), seed=1, dev_numbers=[5, 6, 7], steps=30, **kwargs
     )
-    assert words == {" hundred"}
-    tokens = tr._tokenize("two hundred and 二十", words)
-    assert tokens == ["t", "w", "o", " hundred", " ", "a", "n", "d", " ", "二", "十"]
-    assert "".join(tokens) == "two hundred and 二十"
+    assert 1 <= len(model.dev_history) <= 15 and len(model.history) <= 30
+    assert model.best_step % 2 == 0 and model.best_step <= len(model.history)
+    assert model.dev_exact_match in model.dev_history and 0 <= model.dev_exact_match <= 1
+    plain = tr.train_translator(SUPERVISED, range(20), seed=1, steps=4, **kwargs)
+    assert plain.dev_history == [] and plain.best_step == 4 and np.isnan(plain.dev_exact_match)
+    with pytest.raises(ValueError, match="overlap"):
+        tr.train_translator(SUPERVISED, range(20), seed=1, dev_numbers=[19, 30], **kwargs)
+    with pytest.raises(ValueError, match="buckets"):
+        tr.train_translator(SUPERVISED, range(20), seed=1, buckets=0, **kwargs)
+
+
+def test_dev_scores_are_teacher_forced_exact_match():
+    torch.manual_seed(0)
+    net = tr._Seq2Seq(7, 4, 6)
+    with torch.no_grad():
+        net.out.bias[0] = -10.0  # never <pad>: every target token below is a real one
+    params = {key: net.state_dict()[name].unsqueeze(0) for key, name in tr._STACKED.items()}
+    src = torch.tensor([[3, 4, 0], [5, 6, 3]])
+    lengths = torch.tensor([2, 3])
+    dec_in = torch.tensor([[1, 3, 4], [1, 5, 0]])
+    best = net(src, lengths, dec_in).argmax(-1)
+    target = best.clone()
+    target[1, 2] = 0  # padding is not scored
+    tokens, exact = tr._dev_scores(params, src, lengths, dec_in, target)
+    assert tokens.item() == pytest.approx(1.0) and exact.item() == pytest.approx(1.0)
+    target[0, 0] = (best[0, 0] + 1) % 7
+    tokens, exact = tr._dev_scores(params, src, lengths, dec_in, target)
+    assert tokens.item() == pytest.approx(4 / 5) and exact.item() == pytest.approx(0.5)
 
 
 def test_train_translator_builds_a_working_model(tiny_model):
@@ -109,6 +202,13 @@ def test_train_translator_builds_a_working_model(tiny_model):
     restricted = tr.translate(model, ["二十一", "twenty-one"], "ko", restrict_script=True)
     assert all(set(s) <= tr.alphabet("ko") | {" "} for s in restricted)
     assert tr.translate(model, [], "ko") == []
+    assert tr.translate(model, ["", "二十一"], "ko")[0] == ""  # an empty source gives ""
+    fr_tokens = {model.vocab[i] for i in model.language_tokens("ja")}
+    assert fr_tokens and all(set(t) <= tr.alphabet("ja") for t in fr_tokens)
+    restricted_ja = tr.translate(model, ["twenty-one"], "ja", restrict_script=True)
+    assert set(restricted_ja[0]) <= tr.alphabet("ja")
+    with pytest.raises(ValueError, match="empty text"):
+        tr.encode(model, [""])
     vectors = tr.encode(model, ["二十一", "이십일"])
     assert vectors.shape == (2, 16) and np.isfinite(vectors).all()
 
@@ -172,8 +272,9 @@ def test_stacked_networks_compute_what_nn_gru_computes():
         for key, name in tr._STACKED.items()
     }
     g = torch.Generator().manual_seed(0)
-    src = torch.randint(1, 11, (2, 5, 7), generator=g)
     lengths = torch.randint(1, 8, (2, 5), generator=g)
+    src = torch.randint(1, 11, (2, 5, 7), generator=g)
+    src[torch.arange(7).expand(2, 5, 7) >= lengths.unsqueeze(-1)] = 0  # padded sources
     dec_in = torch.randint(1, 11, (2, 5, 4), generator=g)
     logits = tr._stacked_logits(params, src, lengths, dec_in)
     assert logits.shape == (2, 5, 4, 11)
