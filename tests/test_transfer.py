@@ -6,7 +6,13 @@ from torch import nn
 from zsl_utils.losses import l2sp_penalty
 from zsl_utils.models import SmallCNN, copy_layers, freeze_layers
 from zsl_utils.train import fit
-from zsl_utils.transfer import epochs_for_steps, fit_together, holdout_split, split_at
+from zsl_utils.transfer import (
+    epochs_for_steps,
+    fit_together,
+    holdout_split,
+    l2sp_together,
+    split_at,
+)
 
 
 def tiny_cnn():
@@ -178,3 +184,162 @@ def test_fit_together_errors():
         fit_together(mixed, x, y, epochs=1, seeds=[0, 1])
     with pytest.raises(ValueError, match="no trainable"):
         fit_together([m.requires_grad_(False) for m in _copies(2)], x, y, epochs=1, seeds=[0, 1])
+
+
+def test_fit_together_stops_on_validation_and_keeps_each_models_best_weights():
+    x, y = _data(3, 12)
+    models = _copies(3)
+    history = fit_together(
+        models,
+        x,
+        y,
+        seeds=[0, 1, 2],
+        lr=1e-2,
+        batch_size=4,
+        validation=(x, y),
+        max_steps=200,
+        eval_every=3,
+        patience=2,
+    )
+    steps = history["step"]
+    assert steps[0] == 3 and all(s % 3 == 0 for s in steps[:-1])
+    assert history["steps_run"] == steps[-1] <= 200
+    val = np.array(history["val_accuracy"])  # (evaluations, models)
+    assert val.shape == (len(steps), 3)
+    np.testing.assert_allclose(history["best_val_accuracy"], val.max(axis=0))
+    first_best = [steps[int(np.argmax(val[:, i]))] for i in range(3)]  # the earliest best
+    assert history["best_step"] == first_best
+    # each model ends with the weights of its best evaluation: its validation accuracy is the best
+    for i, model in enumerate(models):
+        with torch.no_grad():
+            acc = (model(x[i]).argmax(1) == y[i]).float().mean().item()
+        assert acc == pytest.approx(history["best_val_accuracy"][i])
+        assert not model.training
+    if history["steps_run"] < 200:  # stopped early: every model missed `patience` evaluations
+        last = len(steps) - 1
+        assert all(last - steps.index(s) >= 2 for s in history["best_step"])
+
+
+def test_fit_together_with_validation_trains_as_with_epochs_up_to_the_cap():
+    # with a patience larger than the cap allows, early stopping never fires: the last
+    # evaluation is at the cap, and the weights are those of the best evaluation
+    x, y = _data(2, 8)
+    a, b = _copies(2), _copies(2)
+    fit_together(a, x, y, epochs=3, seeds=[5, 6], lr=1e-2, batch_size=4)  # 6 steps
+    history = fit_together(
+        b,
+        x,
+        y,
+        seeds=[5, 6],
+        lr=1e-2,
+        batch_size=4,
+        validation=(x, y),
+        max_steps=6,
+        eval_every=6,
+        patience=10,
+    )
+    assert history["step"] == [6] and history["steps_run"] == 6
+    for ma, mb in zip(a, b, strict=True):
+        for pa, pb in zip(ma.parameters(), mb.parameters(), strict=True):
+            torch.testing.assert_close(pa, pb)
+
+
+def test_fit_together_validation_errors():
+    x, y = _data(2, 5)
+    with pytest.raises(ValueError, match="either epochs or validation"):
+        fit_together(_copies(2), x, y, seeds=[0, 1])
+    with pytest.raises(ValueError, match="either epochs or validation"):
+        fit_together(_copies(2), x, y, epochs=1, validation=(x, y), max_steps=5, seeds=[0, 1])
+    with pytest.raises(ValueError, match="max_steps"):
+        fit_together(_copies(2), x, y, validation=(x, y), seeds=[0, 1])
+    with pytest.raises(ValueError, match="one validation set per model"):
+        fit_together(_copies(2), x, y, validation=(x[:1], y[:1]), max_steps=5, seeds=[0, 1])
+    with pytest.raises(ValueError, match="x_val has 5 samples per model but y_val has 4"):
+        fit_together(_copies(2), x, y, validation=(x, y[:, :4]), max_steps=5, seeds=[0, 1])
+    with pytest.raises(ValueError, match="one penalty per model"):
+        fit_together(_copies(2), x, y, epochs=1, seeds=[0, 1], penalty=[lambda m: 0.0])
+    with pytest.raises(ValueError, match="not both"):
+        fit_together(
+            _copies(2),
+            x,
+            y,
+            epochs=1,
+            seeds=[0, 1],
+            penalty=lambda m: 0.0,
+            stacked_penalty=lambda p: torch.zeros(2),
+        )
+    with pytest.raises(ValueError, match="one value per model"):
+        fit_together(
+            _copies(2), x, y, epochs=1, seeds=[0, 1], stacked_penalty=lambda p: torch.zeros(3)
+        )
+
+
+def test_l2sp_together_equals_l2sp_penalty_model_by_model():
+    from torch.func import stack_module_state
+
+    donor = tiny_cnn()
+    reference = {n: w.detach().clone() for n, w in donor.named_parameters() if "head" not in n}
+    models = _copies(3, donor, frozen=1)
+    for model in models:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+    stacked, _ = stack_module_state(models)
+    params = {
+        n: p.detach().requires_grad_(models[0].get_parameter(n).requires_grad)
+        for n, p in stacked.items()
+    }
+    alphas, betas = [0.0, 0.5, 2.0], [0.1, 0.0, 0.3]
+    together = l2sp_together(reference, alphas, betas)(params)
+    alone = torch.stack(
+        [l2sp_penalty(m, reference, a, b) for m, a, b in zip(models, alphas, betas, strict=True)]
+    )
+    torch.testing.assert_close(together, alone)
+    # one strength for all models, and a reference of zeros is L2 towards zero
+    zeros = {n: torch.zeros_like(w) for n, w in reference.items()}
+    weight_decay = l2sp_together(zeros, 0.2, 0.2)(params)
+    by_hand = torch.stack(
+        [0.1 * sum(p.pow(2).sum() for p in m.parameters() if p.requires_grad) for m in models]
+    )
+    torch.testing.assert_close(weight_decay, by_hand)
+
+
+def test_l2sp_together_trains_in_fit_together_as_the_per_model_penalty():
+    donor = tiny_cnn()
+    reference = {n: w.detach().clone() for n, w in donor.named_parameters() if "head" not in n}
+    x, y = _data(2, 6)
+    a, b = _copies(2, donor), _copies(2, donor)
+    penalties = [
+        lambda m: l2sp_penalty(m, reference, 0.5, 0.1),
+        lambda m: l2sp_penalty(m, reference, 2.0, 0.1),
+    ]
+    fit_together(a, x, y, epochs=2, seeds=[3, 4], lr=1e-2, batch_size=3, penalty=penalties)
+    fit_together(
+        b,
+        x,
+        y,
+        epochs=2,
+        seeds=[3, 4],
+        lr=1e-2,
+        batch_size=3,
+        stacked_penalty=l2sp_together(reference, [0.5, 2.0], 0.1),
+    )
+    for ma, mb in zip(a, b, strict=True):
+        for pa, pb in zip(ma.parameters(), mb.parameters(), strict=True):
+            torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-5)
+
+
+def test_l2sp_together_errors():
+    reference = {n: w.detach() for n, w in tiny_cnn().named_parameters() if "head" not in n}
+    with pytest.raises(ValueError, match="alpha must be non-negative"):
+        l2sp_together(reference, -1.0, 0.1)
+    with pytest.raises(ValueError, match="beta must be non-negative"):
+        l2sp_together(reference, 1.0, float("nan"))
+    from torch.func import stack_module_state
+
+    stacked, _ = stack_module_state(_copies(2))
+    params = {n: p.detach().requires_grad_() for n, p in stacked.items()}
+    with pytest.raises(ValueError, match="alpha has 3 values for 2 models"):
+        l2sp_together(reference, [1.0, 1.0, 1.0], 0.1)(params)
+    with pytest.raises(ValueError, match="no trainable parameter"):
+        l2sp_together({"other": torch.zeros(1)}, 1.0, 0.1)(params)

@@ -13,7 +13,7 @@ set aside and keeps the rest as the pool that few-shot training sets are drawn f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -22,8 +22,9 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data import sample_per_class
 from .models import SmallCNN
+from .stopping import EarlyStopping
 
-__all__ = ["split_at", "epochs_for_steps", "holdout_split", "fit_together"]
+__all__ = ["split_at", "epochs_for_steps", "holdout_split", "fit_together", "l2sp_together"]
 
 
 def split_at(model: SmallCNN, k: int) -> tuple[nn.Sequential, nn.Sequential]:
@@ -84,18 +85,79 @@ class _Penalised(nn.Module):
         return self.penalty(self.model)
 
 
+def l2sp_together(
+    reference_state: Mapping[str, torch.Tensor],
+    alpha: float | Sequence[float] | torch.Tensor,
+    beta: float | Sequence[float] | torch.Tensor,
+) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
+    """`zsl_utils.losses.l2sp_penalty` for models trained together, as `stacked_penalty`.
+
+    Returns a function of the stacked parameters (name → tensor with the models along the
+    first axis) giving each model's α/2·‖w_S − w_S⁰‖² + β/2·‖w_new‖², with the same w_S and
+    w_new as `l2sp_penalty` (trainable parameters only). `alpha` and `beta` are one number for
+    all models or one per model, so that a grid of strengths trains in one loop. A reference
+    of zeros gives plain L2 regularisation towards zero (weight decay added to the loss).
+    Much faster than calling `l2sp_penalty` model by model. Introduced in notebook 01.
+    """
+    strengths = []
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        value = torch.as_tensor(value, dtype=torch.float32).reshape(-1)
+        if value.numel() == 0 or (value < 0).any() or not torch.isfinite(value).all():
+            raise ValueError(f"{name} must be non-negative numbers, got {value.tolist()}")
+        strengths.append(value)
+    alphas, betas = strengths
+    reference = {name: w.detach() for name, w in reference_state.items()}
+
+    def penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
+        trainable = [(n, p) for n, p in params.items() if p.requires_grad]
+        if not trainable:
+            raise ValueError("the models have no trainable parameters")
+        if not any(n in reference for n, _ in trainable):
+            raise ValueError("no trainable parameter of the models appears in reference_state")
+        n_models = trainable[0][1].shape[0]
+        for name, value in (("alpha", alphas), ("beta", betas)):
+            if len(value) not in (1, n_models):
+                raise ValueError(f"{name} has {len(value)} values for {n_models} models")
+        to_source = trainable[0][1].new_zeros(n_models)
+        new = trainable[0][1].new_zeros(n_models)
+        for name, p in trainable:
+            ref = reference.get(name)
+            if ref is not None and ref.shape == p.shape[1:]:
+                to_source = to_source + (p - ref.to(p.device, p.dtype)).pow(2).flatten(1).sum(1)
+            else:
+                new = new + p.pow(2).flatten(1).sum(1)
+        a, b = alphas.to(to_source.device), betas.to(to_source.device)
+        return a / 2 * to_source + b / 2 * new
+
+    return penalty
+
+
+def _stacked(data, n_models: int, what: str) -> torch.Tensor:
+    data = torch.stack(list(data)) if not isinstance(data, torch.Tensor) else data
+    if len(data) != n_models:
+        raise ValueError(f"need one {what} per model: {n_models} models, {len(data)} {what}s")
+    return data
+
+
 def fit_together(
     models: Sequence[nn.Module],
     x: torch.Tensor | Sequence[torch.Tensor],
     y: torch.Tensor | Sequence[torch.Tensor],
     *,
-    epochs: int,
     seeds: Sequence[int],
+    epochs: int | None = None,
     lr: float = 1e-3,
     batch_size: int = 64,
-    penalty: Callable[[nn.Module], torch.Tensor] | None = None,
+    penalty: Callable[[nn.Module], torch.Tensor]
+    | Sequence[Callable[[nn.Module], torch.Tensor]]
+    | None = None,
+    stacked_penalty: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None,
+    validation: tuple | None = None,
+    max_steps: int | None = None,
+    eval_every: int = 10,
+    patience: int = 5,
     device: torch.device | str = "cpu",
-) -> dict[str, list[list[float]]]:
+) -> dict[str, list]:
     """Train `models[i]` on `(x[i], y[i])` with shuffling seed `seeds[i]`, all in one loop.
 
     The same training as `zsl_utils.train.fit(models[i], x[i], y[i], seed=seeds[i], ...)` for
@@ -103,9 +165,29 @@ def fit_together(
     the same batches), up to floating-point rounding; the models must share one architecture
     and every training set must have the same size. The models' weights are stacked and one
     `torch.func.vmap` step updates all of them, which is several times faster than separate
-    runs when the batches are small. `penalty` gets each model with its own weights. The
-    models are updated in place and left in eval mode. Returns each epoch's mean loss of
-    every model (`history["loss"][epoch][i]`). Introduced in notebook 01.
+    runs when the batches are small. `penalty` gets each model with its own weights; a list
+    of penalties, one per model, trains models with different penalties (say a grid of
+    strengths times several seeds) in the same loop. `stacked_penalty` does the same job
+    faster: it gets the stacked parameters (name → tensor with the models along the first
+    axis) and returns one penalty per model, as `l2sp_together` does; give one or the other.
+    The models are updated in place and left in eval mode.
+
+    Two ways to stop:
+
+    - `epochs=n`: exactly n epochs. Returns each epoch's mean loss of every model
+      (`history["loss"][epoch][i]`).
+    - `validation=(x_val, y_val)` (one validation set per model, stacked like x and y) with
+      `max_steps` (the cap): early stopping. Every `eval_every` steps each model's accuracy
+      on its validation set is recorded by a `zsl_utils.stopping.EarlyStopping`; a model
+      whose accuracy has not improved for `patience` evaluations in a row has stopped, and
+      training ends when all have stopped or after `max_steps` steps. Every model gets back
+      the weights of its best evaluation (the earliest, on ties). Returns the training loss
+      averaged since the previous evaluation (`history["loss"][evaluation][i]`), the
+      validation accuracies (`"val_accuracy"`), the step of each evaluation (`"step"`),
+      each model's best validation accuracy and its step (`"best_val_accuracy"`,
+      `"best_step"`) and the number of steps run (`"steps_run"`).
+
+    Introduced in notebook 01.
     """
     models = list(models)
     n_models = len(models)
@@ -122,8 +204,27 @@ def fit_together(
         raise ValueError(f"x has {x.shape[1]} samples per model but y has {y.shape[1]}")
     if x.shape[1] == 0:
         raise ValueError("no training samples")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if penalty is not None and stacked_penalty is not None:
+        raise ValueError("give penalty or stacked_penalty, not both")
+    if (epochs is None) == (validation is None):
+        raise ValueError("give either epochs or validation (with max_steps), not both")
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
+    ):
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if validation is not None:
+        if len(validation) != 2:
+            raise ValueError("validation must be a pair (x_val, y_val)")
+        x_val = _stacked(validation[0], n_models, "validation set")
+        y_val = _stacked(validation[1], n_models, "validation label set")
+        if x_val.shape[1] != y_val.shape[1] or x_val.shape[1] == 0:
+            raise ValueError(
+                f"x_val has {x_val.shape[1]} samples per model but y_val has {y_val.shape[1]}"
+            )
+        for name, value in (("max_steps", max_steps), ("eval_every", eval_every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        stopper = EarlyStopping(patience=patience, n_models=n_models)
     layout = [(name, p.shape, p.requires_grad) for name, p in models[0].named_parameters()]
     for i, model in enumerate(models[1:], start=1):
         if [(n, p.shape, p.requires_grad) for n, p in model.named_parameters()] != layout:
@@ -142,32 +243,86 @@ def fit_together(
     def one_loss(p, b, xb, yb):
         return nn.functional.cross_entropy(functional_call(template, (p, b), (xb,)), yb)
 
+    def one_accuracy(p, b, xv, yv):
+        return (functional_call(template, (p, b), (xv,)).argmax(dim=1) == yv).float().mean()
+
     losses = vmap(one_loss)
-    penalised = _Penalised(template, penalty) if penalty is not None else None
+    penalised = None
+    if penalty is not None:
+        per_model = list(penalty) if isinstance(penalty, Sequence) else [penalty] * n_models
+        if len(per_model) != n_models:
+            raise ValueError(
+                f"need one penalty per model: {n_models} models, {len(per_model)} penalties"
+            )
+        penalised = [_Penalised(template, one) for one in per_model]
     x, y = x.to(device), y.to(device)
     rows = torch.arange(n_models, device=device)[:, None]
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
     n = x.shape[1]
-    history: dict[str, list[list[float]]] = {"loss": []}
-    for _ in range(epochs):
-        order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
-        total = torch.zeros(n_models)
-        for batch in order.split(batch_size, dim=1):
-            loss = losses(params, buffers, x[rows, batch], y[rows, batch])
-            if penalised is not None:
-                loss = loss + torch.stack(
-                    [
-                        functional_call(
-                            penalised, {f"model.{k}": v[i] for k, v in params.items()}, ()
-                        )
-                        for i in range(n_models)
-                    ]
+
+    def batches():
+        # each model's batches, epoch after epoch, in the order `fit` draws them
+        while True:
+            order = torch.stack([torch.randperm(n, generator=g) for g in generators])
+            yield from order.to(device).split(batch_size, dim=1)
+
+    def step(batch) -> torch.Tensor:
+        loss = losses(params, buffers, x[rows, batch], y[rows, batch])
+        if penalised is not None:
+            loss = loss + torch.stack(
+                [
+                    functional_call(one, {f"model.{k}": v[i] for k, v in params.items()}, ())
+                    for i, one in enumerate(penalised)
+                ]
+            )
+        if stacked_penalty is not None:
+            extra = stacked_penalty(params)
+            if extra.shape != (n_models,):
+                raise ValueError(
+                    f"stacked_penalty returned shape {tuple(extra.shape)}, not one value per model"
                 )
-            optimiser.zero_grad()
-            loss.sum().backward()  # each model's loss depends on its own weights only
-            optimiser.step()
-            total += loss.detach().cpu() * batch.shape[1]
-        history["loss"].append((total / n).tolist())
+            loss = loss + extra
+        optimiser.zero_grad()
+        loss.sum().backward()  # each model's loss depends on its own weights only
+        optimiser.step()
+        return loss.detach().cpu()
+
+    history: dict[str, list] = {"loss": []}
+    stream = batches()
+    if epochs is not None:
+        per_epoch = math.ceil(n / batch_size)
+        for _ in range(epochs):
+            total = torch.zeros(n_models)
+            for _ in range(per_epoch):
+                batch = next(stream)
+                total += step(batch) * batch.shape[1]
+            history["loss"].append((total / n).tolist())
+    else:
+        for_accuracy = vmap(one_accuracy)
+        x_val, y_val = x_val.to(device), y_val.to(device)
+        history.update(val_accuracy=[], step=[])
+        total, done = torch.zeros(n_models), 0
+        for steps_run in range(1, max_steps + 1):
+            total += step(next(stream))
+            done += 1
+            if steps_run % eval_every and steps_run < max_steps:
+                continue
+            with torch.no_grad():
+                scores = for_accuracy(params, buffers, x_val, y_val)
+            stopper.update(scores, state={k: v.detach() for k, v in params.items()})
+            history["loss"].append((total / done).tolist())
+            history["val_accuracy"].append(scores.cpu().tolist())
+            history["step"].append(steps_run)
+            total, done = torch.zeros(n_models), 0
+            if stopper.all_stopped:
+                break
+        best = stopper.best_state
+        with torch.no_grad():
+            for name in params:
+                params[name].copy_(best[name])
+        history["best_val_accuracy"] = stopper.best_score.tolist()
+        history["best_step"] = [history["step"][e] for e in stopper.best_evaluation]
+        history["steps_run"] = steps_run
     with torch.no_grad():
         for i, model in enumerate(models):
             for name, p in model.named_parameters():
