@@ -12,6 +12,7 @@ from zsl_utils.transfer import (
     holdout_split,
     l2sp_together,
     split_at,
+    stackable_parameters,
 )
 
 
@@ -343,3 +344,17 @@ def test_l2sp_together_errors():
         l2sp_together(reference, [1.0, 1.0, 1.0], 0.1)(params)
     with pytest.raises(ValueError, match="no trainable parameter"):
         l2sp_together({"other": torch.zeros(1)}, 1.0, 0.1)(params)
+
+
+def test_stackable_parameters_names_what_trains_and_refuses_mismatched_models():
+    models = [tiny_cnn() for _ in range(2)]
+    models[0].layers[0].requires_grad_(False)
+    with pytest.raises(ValueError, match="model 1 differs from model 0"):
+        stackable_parameters(models)
+    models[1].layers[0].requires_grad_(False)
+    names = stackable_parameters(models)
+    assert names and not any(name.startswith("layers.0.") for name in names)
+    for model in models:
+        model.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        stackable_parameters(models)

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .models import SmallCNN
 from .stopping import EarlyStopping
+from .transfer import stackable_parameters
 
 __all__ = [
     "MultiTaskNet",
@@ -330,13 +331,7 @@ def fit_multitask_together(
     for label, (_task, x, y) in checks.items():
         if len(x) != len(y) or len(y) == 0:
             raise ValueError(f"{label}: x has {len(x)} samples and y has {len(y)}")
-    layout = [(n, p.shape, p.requires_grad) for n, p in models[0].named_parameters()]
-    for i, model in enumerate(models[1:], start=1):
-        if [(n, p.shape, p.requires_grad) for n, p in model.named_parameters()] != layout:
-            raise ValueError(f"model {i} differs from model 0 in its parameters or frozen layers")
-    trainable = [n for n, _, grad in layout if grad]
-    if not trainable:
-        raise ValueError("the models have no trainable parameters")
+    trainable = stackable_parameters(models)
     weights = {name: 1.0 for name in names} if weights is None else dict(weights)
     if set(weights) != set(names):
         raise ValueError(f"weights name {sorted(weights)} but the tasks are {sorted(names)}")

@@ -24,7 +24,14 @@ from .data import sample_per_class
 from .models import SmallCNN
 from .stopping import EarlyStopping
 
-__all__ = ["split_at", "epochs_for_steps", "holdout_split", "fit_together", "l2sp_together"]
+__all__ = [
+    "split_at",
+    "epochs_for_steps",
+    "holdout_split",
+    "stackable_parameters",
+    "fit_together",
+    "l2sp_together",
+]
 
 
 def split_at(model: SmallCNN, k: int) -> tuple[nn.Sequential, nn.Sequential]:
@@ -139,6 +146,19 @@ def _stacked(data, n_models: int, what: str) -> torch.Tensor:
     return data
 
 
+def stackable_parameters(models: Sequence[nn.Module]) -> list[str]:
+    """The names of the trainable parameters of models that can be trained together: every
+    model must have the same parameters, shapes and frozen layers as the first."""
+    layout = [(name, p.shape, p.requires_grad) for name, p in models[0].named_parameters()]
+    for i, model in enumerate(models[1:], start=1):
+        if [(n, p.shape, p.requires_grad) for n, p in model.named_parameters()] != layout:
+            raise ValueError(f"model {i} differs from model 0 in its parameters or frozen layers")
+    trainable = [name for name, _, grad in layout if grad]
+    if not trainable:
+        raise ValueError("the models have no trainable parameters")
+    return trainable
+
+
 def fit_together(
     models: Sequence[nn.Module],
     x: torch.Tensor | Sequence[torch.Tensor],
@@ -225,13 +245,7 @@ def fit_together(
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         stopper = EarlyStopping(patience=patience, n_models=n_models)
-    layout = [(name, p.shape, p.requires_grad) for name, p in models[0].named_parameters()]
-    for i, model in enumerate(models[1:], start=1):
-        if [(n, p.shape, p.requires_grad) for n, p in model.named_parameters()] != layout:
-            raise ValueError(f"model {i} differs from model 0 in its parameters or frozen layers")
-    trainable = [name for name, _, grad in layout if grad]
-    if not trainable:
-        raise ValueError("the models have no trainable parameters")
+    trainable = stackable_parameters(models)
 
     for model in models:
         model.to(device).train()
