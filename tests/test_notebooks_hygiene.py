@@ -57,7 +57,7 @@ def test_lesson_shape(notebook):
     assert re.search(r"^## Summary", text, re.M), "no '## Summary' section"
     assert re.search(r"^## Exercises", text, re.M), "no '## Exercises' section"
     first = "".join(code_cells(nb)[0]["source"])
-    assert "device = zu.setup()" in first, "not the standard setup cell"
+    assert "device = zu.setup(" in first, "not the standard setup cell"
 
 
 # A seed written as a number in a notebook ignores ZSL_SEED; seeds come from zu.seeds(...).

@@ -80,3 +80,30 @@ def test_setup_seeds_with_the_base_and_prints_it(monkeypatch, capsys):
     first = draw()
     set_seed(5)
     assert draw() == first
+
+
+def test_setup_applies_the_display_style_and_threads(monkeypatch, capsys):
+    import matplotlib as mpl
+    import pandas as pd
+
+    from zsl_utils import style
+    from zsl_utils.style import FIGURE_STYLE, TABLE_DECIMALS
+
+    monkeypatch.delenv("ZSL_SEED", raising=False)
+    before = torch.get_num_threads()
+    mpl.rcParams["figure.dpi"] = 50
+    try:
+        setup(prefer_cuda=False, threads=1)
+        assert mpl.rcParams["figure.dpi"] == FIGURE_STYLE["figure.dpi"]
+        assert pd.get_option("display.precision") == TABLE_DECIMALS
+        assert torch.get_num_threads() == 1
+        assert "CPU threads: 1" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(before)
+        style._thread_limits[0].restore_original_limits()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_setup_rejects_bad_thread_counts(threads):
+    with pytest.raises(ValueError, match="threads"):
+        setup(prefer_cuda=False, threads=threads)

@@ -1,10 +1,10 @@
 """Reproducibility: one base seed for a whole run, the seeds derived from it, and the device.
 
 Introduced in notebook 00. Every notebook's first code cell calls `setup()`, which seeds every
-generator with the base seed and prints it; every other seed a notebook uses (data draws,
-initialisations, class splits, caption draws, bootstrap resamples) comes from `seeds(n, purpose)`.
-The base seed is read from the environment variable `ZSL_SEED` (default 0), so
-`ZSL_SEED=1 make test-seed` re-runs the whole course on other draws.
+generator with the base seed, applies the display style (`style`) and prints the seed; every
+other seed a notebook uses (data draws, initialisations, class splits, caption draws, bootstrap
+resamples) comes from `seeds(n, purpose)`. The base seed is read from the environment variable
+`ZSL_SEED` (default 0), so `ZSL_SEED=1 make test-seed` re-runs the whole course on other draws.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import zlib
 
 import numpy as np
 import torch
+
+from .style import use_display_style, use_threads
 
 __all__ = ["SEED_VARIABLE", "base_seed", "seeds", "set_seed", "get_device", "setup"]
 
@@ -67,13 +69,20 @@ def get_device(prefer_cuda: bool = True) -> torch.device:
     return torch.device("cpu")
 
 
-def setup(prefer_cuda: bool = True) -> torch.device:
-    """The first cell of every notebook: seed every generator with the base seed, print the
-    base seed and the device, and return the device."""
+def setup(prefer_cuda: bool = True, threads: int | None = None) -> torch.device:
+    """The first cell of every notebook: seed every generator with the base seed, apply the
+    course's display style (figures, tables), use `threads` CPU threads (when given), print
+    what was set and return the device."""
     seed = base_seed()
     set_seed(seed)
+    use_display_style()
+    if threads is not None:
+        use_threads(threads)
     device = get_device(prefer_cuda)
-    print(f"base seed: {seed} (set {SEED_VARIABLE} to change it) | device: {device}")
+    print(
+        f"base seed: {seed} (set {SEED_VARIABLE} to change it) | device: {device}"
+        f" | CPU threads: {torch.get_num_threads()}"
+    )
     return device
 
 
