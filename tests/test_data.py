@@ -137,7 +137,8 @@ def test_checksums_cover_every_data_file():
     listed = {line.split()[1] for line in (ROOT / "data/SHA256SUMS").read_text().splitlines()}
     on_disk = {
         str(p.relative_to(ROOT / "data"))
-        for p in (ROOT / "data/animals").iterdir()
+        for folder in ("animals", "hangul")
+        for p in (ROOT / "data" / folder).iterdir()
         if p.suffix in {".npz", ".csv", ".json"}
     }
     assert listed == on_disk

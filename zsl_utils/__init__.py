@@ -1,8 +1,10 @@
 """zsl_utils: the small tested package behind the transfer- and zero-shot-learning course.
 
 Notebooks use `import zsl_utils as zu` and named imports from the topic modules: `repro` (the
-base seed, the seeds derived from it, the device, the setup cell), `stats` (confidence
-intervals for the claims a notebook makes), `data` (animal silhouettes, attributes, splits),
+base seed, the seeds derived from it, the device, the setup cell), `style` (the display style
+and CPU threads the setup cell applies), `stats` (confidence
+intervals for the claims a notebook makes), `data` (animal silhouettes, attributes, splits;
+Hangul syllables), `hangul` (jamo, letter classifiers, syllables composed from letters),
 `wordvec` (GloVe as gensim KeyedVectors), `metrics` (per-class accuracy, GZSL, calibrated
 stacking) and `report` (the key result a notebook hands to `make run`), `models` (a small CNN
 for layer transfer), `train` (a training loop with a progress bar), `stopping` (early stopping on a
@@ -21,8 +23,10 @@ data).
 from . import (
     adaptation,
     benchmark,
+    course_map,
     data,
     generative,
+    hangul,
     layers,
     losses,
     metrics,
@@ -31,9 +35,11 @@ from . import (
     protocol,
     report,
     repro,
+    schematics,
     selftaught,
     stats,
     stopping,
+    style,
     text,
     train,
     transfer,
@@ -41,7 +47,7 @@ from . import (
     wordvec,
     zeroshot,
 )
-from .data import load_animals
+from .data import load_animals, load_hangul
 from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
 from .report import key_result
 from .repro import base_seed, get_device, seeds, set_seed, setup
@@ -52,11 +58,15 @@ __version__ = "0.1.0"
 __all__ = [
     "adaptation",
     "benchmark",
+    "course_map",
+    "schematics",
     "data",
     "generative",
+    "hangul",
     "selftaught",
     "stats",
     "stopping",
+    "style",
     "layers",
     "losses",
     "metrics",
@@ -72,6 +82,7 @@ __all__ = [
     "wordvec",
     "zeroshot",
     "load_animals",
+    "load_hangul",
     "load_glove",
     "per_class_accuracy",
     "gzsl_scores",

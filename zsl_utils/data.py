@@ -1,4 +1,5 @@
-"""The course's data: animal silhouettes, their class attributes and splits; the xlsa17 benchmark.
+"""The course's data: animal silhouettes, their class attributes and splits; Hangul syllables
+read from their letters (`load_hangul`); the xlsa17 benchmark.
 
 Introduced in notebook 00. `data/README.md` says where each file comes from;
 `scripts/build_animals.py` rebuilds them from the published source. `load_xlsa17` reads the
@@ -23,6 +24,8 @@ from scipy.io import loadmat
 __all__ = [
     "AnimalsData",
     "load_animals",
+    "HangulData",
+    "load_hangul",
     "data_dir",
     "verify_checksums",
     "sample_per_class",
@@ -50,7 +53,8 @@ def data_dir() -> Path:
 def _require(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing: rebuild data/ with `python scripts/build_animals.py`"
+            f"{path} is missing: rebuild data/ with `make data` (scripts/build_animals.py "
+            "and scripts/build_hangul.py)"
         )
     return path
 
@@ -608,4 +612,70 @@ def load_xlsa17(root: str | os.PathLike, name: str) -> Xlsa17Data:
         seen_classes=seen,
         unseen_classes=unseen,
         **loc,
+    )
+
+
+@dataclass(frozen=True)
+class HangulData:
+    """Hangul syllables rendered in many font faces, with their letters as attributes and a
+    zero-shot split (xlsa17 form), the same fields as `AnimalsData` plus each image's face.
+
+    Class ids index `class_names` (the syllables as text) and the rows of `attributes`
+    (one-hot initial / vowel / final, `zsl_utils.hangul.attribute_names()`); font ids index
+    `font_names`. `unseen_fonts` are faces no trainval image uses: their images of seen
+    syllables are in `test_seen_loc`, so "a syllable never seen" and "a hand never seen" can be
+    told apart. `*_loc` arrays are 0-based image indices.
+    """
+
+    images: np.ndarray  # (N, 28, 28) uint8
+    labels: np.ndarray  # (N,) int64 class ids
+    fonts: np.ndarray  # (N,) int64 font ids
+    class_names: list[str]
+    font_names: list[str]
+    attribute_names: list[str]
+    attributes: np.ndarray  # (classes, 68) float32, one-hot per position
+    split: str
+    seen_classes: np.ndarray
+    unseen_classes: np.ndarray
+    val_classes: np.ndarray
+    unseen_fonts: np.ndarray
+    trainval_loc: np.ndarray
+    test_seen_loc: np.ndarray
+    test_unseen_loc: np.ndarray
+    train_loc: np.ndarray
+    val_loc: np.ndarray
+
+    class_ids = AnimalsData.class_ids
+    tensors = AnimalsData.tensors
+
+
+def load_hangul() -> HangulData:
+    """Load the Hangul benchmark (400 syllables × about 29 images, 28×28, 34 faces).
+
+    Checks every file against data/SHA256SUMS first; loads arrays without pickle. Rebuilt by
+    `scripts/build_hangul.py`; data/README.md says how the split was chosen.
+    """
+    from .hangul import attribute_names, attribute_table
+
+    root = data_dir()
+    verify_checksums(root, prefix="hangul/")
+    folder = root / "hangul"
+    with np.load(_require(folder / "hangul.npz"), allow_pickle=False) as npz:
+        images, labels, fonts = npz["images"], npz["labels"], npz["fonts"]
+        class_names, font_names = npz["class_names"].tolist(), npz["font_names"].tolist()
+    raw = json.loads(_require(folder / "split.json").read_text())
+    ids = {name: i for i, name in enumerate(class_names)}
+    split = _split_arrays(raw, ids, len(labels), folder / "split.json")
+    unseen_fonts = np.array([font_names.index(f) for f in raw["unseen_fonts"]], dtype=np.int64)
+    return HangulData(
+        images=images,
+        labels=labels,
+        fonts=fonts,
+        class_names=class_names,
+        font_names=font_names,
+        attribute_names=attribute_names(),
+        attributes=attribute_table(class_names),
+        split="proposed",
+        unseen_fonts=unseen_fonts,
+        **split,
     )
