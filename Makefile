@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help env test test-seed test-browser site lint run refresh lab exercises student grade data lock clean
+.PHONY: help env test test-seed test-browser site lint run refresh lab exercises student course package collect grade markup data lock clean
 
 help:
 	@echo "make run      execute every notebook into build/ and print a table of results"
@@ -19,8 +19,12 @@ help:
 	@echo "make exercises  your copies of the notebooks without solutions, in exercises/"
 	@echo "make refresh  re-execute the notebooks in place (regenerates committed outputs)"
 	@echo "make student  student versions of the notebooks in build/student (no solutions)"
-	@echo "make grade SUBMISSIONS=dir  autograde one subfolder of notebooks per student"
-	@echo "make data     rebuild data/ from its published source (needs PyPI access)"
+	@echo "make course [ROSTER=roster.csv]  nbgrader course directory in build/course, release/ generated"
+	@echo "make collect ASSIGNMENT=NN_name LMS=dir  nbgrader zip_collect of an LMS bulk download"
+	@echo "make grade ASSIGNMENT=NN_name [JOBS=n]  nbgrader autograde, feedback, export (build/course/grades.csv)"
+	@echo "make package  build/zsl-course-student.zip: student notebooks, zsl_utils and data, no clone needed"
+	@echo "make markup   renormalise the notebooks' nbgrader metadata (ids, points)"
+	@echo "make data     rebuild data/ from its published sources (needs PyPI access, Korean fonts)"
 	@echo "make lock     re-solve the dependencies and rewrite constraints.txt"
 
 env: $(STAMP)
@@ -64,12 +68,29 @@ exercises: env
 student: env
 	$(BIN)/python scripts/classroom.py student --out build/student
 
+COURSE ?= build/course
+JOBS ?= 2
+
+course: env
+	$(BIN)/python scripts/classroom.py course --out $(COURSE) $(if $(ROSTER),--roster "$(ROSTER)")
+
+collect: env
+	@test -n "$(ASSIGNMENT)" -a -n "$(LMS)" || { echo "usage: make collect ASSIGNMENT=NN_name LMS=folder-of-downloads"; exit 2; }
+	$(BIN)/python scripts/classroom.py collect "$(ASSIGNMENT)" "$(LMS)" --course $(COURSE)
+
 grade: env
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir (one subfolder of notebooks per student)"; exit 2; }
-	$(BIN)/python scripts/classroom.py grade "$(SUBMISSIONS)" --out build/grades
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=NN_name [JOBS=n] (after make collect)"; exit 2; }
+	$(BIN)/python scripts/classroom.py grade "$(ASSIGNMENT)" --course $(COURSE) --jobs $(JOBS)
+
+package: env
+	$(BIN)/python scripts/classroom.py package --out build/zsl-course-student.zip
+
+markup: env
+	$(BIN)/python scripts/nbgrader_markup.py notebooks/[0-9][0-9]_*.ipynb
 
 data: env
 	$(BIN)/python scripts/build_animals.py
+	$(BIN)/python scripts/build_hangul.py
 
 lock:
 	rm -rf build/lock-venv

@@ -36,6 +36,8 @@ CONF_DIR = ROOT / "scripts" / "site"
 NOTEBOOKS = ROOT / "notebooks"
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+# The instructor's rubric of a conceptual or experimental exercise (scripts/nbgrader_markup.py)
+BEGIN_MARK_SCHEME, END_MARK_SCHEME = "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="
 # README sections shown on the landing page, in this order (level-2 headings).
 LANDING_SECTIONS = ("Syllabus", "Start here", "Data and licences")
 # Repository files that are pages of the site, by their path in the repository.
@@ -93,6 +95,8 @@ def site_version(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     under the title linking to the student version and to how to run it locally."""
     site = copy.deepcopy(nb)
     for cell in site.cells:
+        if cell.cell_type == "markdown" and BEGIN_MARK_SCHEME in cell.source:
+            cell.source = strip_region(cell.source, BEGIN_MARK_SCHEME, END_MARK_SCHEME).rstrip()
         if cell.cell_type != "code":
             continue
         if BEGIN_HIDDEN in cell.source:

@@ -77,3 +77,16 @@ def test_landing_page_holds_the_readme_sections_and_every_lesson():
         assert f"notebooks/{path.stem}\n" in page
     with pytest.raises(ValueError, match="Syllabus"):
         site.landing_page(readme.replace("## Syllabus", "## Plan"), lessons)
+
+
+def test_site_version_drops_the_mark_scheme_of_a_manually_graded_exercise():
+    original = exercise_notebook()
+    original.cells.append(
+        nbformat.v4.new_markdown_cell(
+            "1. **Conceptual: why?** Explain.\n\n=== BEGIN MARK SCHEME ===\n\n- 2 pt: the reason"
+            "\n\n=== END MARK SCHEME ==="
+        )
+    )
+    shown = site.site_version(original, "99_lesson")
+    assert shown.cells[-1].source == "1. **Conceptual: why?** Explain."
+    assert "MARK SCHEME" in original.cells[-1].source, "the original must stay untouched"
