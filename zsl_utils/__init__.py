@@ -16,8 +16,9 @@ ESZSL, ConSE, hubness, the seen-unseen curve, ...), `protocol` (the zero-shot ev
 protocol: validation split, backbone features, γ choice, one results row), `benchmark` (the
 zero-shot methods on shared features, one call each), `text` (captions and a text encoder for
 CLIP-style training), `translation` (multilingual zero-shot translation), `generative`
-(synthesised features for unseen classes) and `selftaught` (features learned from unlabelled
-data).
+(synthesised features for unseen classes), `selftaught` (features learned from unlabelled
+data), `course_map` (the lecture's map, defined once for every notebook) and `schematics`
+(drawings of the models of notebooks 02, 03, 07 and 08).
 """
 
 from . import (

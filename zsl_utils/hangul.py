@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .stopping import EarlyStopping
+
 __all__ = [
     "INITIALS",
     "VOWELS",
@@ -230,12 +232,9 @@ def fit_letter_nets(
             p.copy_(torch.cat(parts, dim=0))
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     opt = torch.optim.Adam(nets.parameters(), lr=lr)
-    best = np.full(m, -1.0)
-    best_epoch = np.zeros(m, dtype=np.int64)
-    best_state = {k: v.clone() for k, v in nets.state_dict().items()}
-    since = np.zeros(m, dtype=np.int64)
+    stopper = EarlyStopping(patience, n_models=m)
     n = len(x)
-    for epoch in range(1, max_epochs + 1):
+    for _ in range(max_epochs):
         nets.train()
         orders = torch.stack([torch.randperm(n, generator=g) for g in gens])  # (m, n)
         for i in range(0, n - batch_size + 1, batch_size):
@@ -251,22 +250,15 @@ def fit_letter_nets(
             (loss * m).backward()
             opt.step()
         score = letter_accuracy(letter_log_probs(nets, x_val), jamo_val).mean(-1)
-        improved = score > best
-        state = nets.state_dict()
-        for k, v in state.items():
-            keep = torch.as_tensor(improved)
-            _copy_models(best_state[k], v, keep, m)
-        best = np.where(improved, score, best)
-        best_epoch = np.where(improved, epoch, best_epoch)
-        since = np.where(improved, 0, since + 1)
-        if (since >= patience).all():
+        stopper.update(score, state=_by_model(nets.state_dict(), m))
+        if stopper.all_stopped:
             break
-    nets.load_state_dict(best_state)
-    return nets, best_epoch
+    best = stopper.best_state
+    nets.load_state_dict({k: best[k].view_as(v) for k, v in nets.state_dict().items()})
+    return nets, stopper.best_evaluation + 1
 
 
-def _copy_models(target: torch.Tensor, source: torch.Tensor, keep: torch.Tensor, m: int) -> None:
-    """Copy the slices of the models in `keep` from `source` into `target` (dim 0 is models,
-    possibly m groups of rows for grouped convolutions)."""
-    rows = target.view(m, -1)
-    rows[keep] = source.view(m, -1)[keep]
+def _by_model(state: dict[str, torch.Tensor], m: int) -> dict[str, torch.Tensor]:
+    """`state` with every tensor viewed as (m, -1): one row per model (grouped convolutions hold
+    m groups of rows), the stacked form `EarlyStopping` keeps a best copy of."""
+    return {name: value.view(m, -1) for name, value in state.items()}

@@ -1,8 +1,8 @@
 """Early stopping on a validation score, for one model or several trained together.
 
-The fine-tuning, multitask and domain-adaptation notebooks (01-03) and the translation notebook
-(08, on its dev set) stop their training runs with it; the validation data is carved from the
-training pool, never from the test data.
+The fine-tuning, multitask and domain-adaptation notebooks (01-03), the Hangul letter networks of
+notebook 04 and the translation notebook (08, on its dev set) stop their training runs with it;
+the validation data is carved from the training pool, never from the test data.
 
 `EarlyStopping` is told a validation score per model after each evaluation. It remembers each
 model's best score, the evaluation at which it was reached and (if given) a copy of the
