@@ -247,3 +247,18 @@ def test_romanize_names_the_letters():
     assert hg.romanize("값", sep=" ") == "g a bs"
     assert len(set(hg.INITIALS_ROMAN)) == 19 and len(set(hg.VOWELS_ROMAN)) == 21
     assert len(set(hg.FINALS_ROMAN)) == 28
+
+
+def test_letter_words_fuse_each_letter_with_its_position():
+    assert hg.letter_words("한") == ["initialh", "vowela", "finaln"]
+    assert hg.letter_words("아") == ["initialieung", "vowela", "nofinal"]
+    assert hg.letter_words("닭") == ["initiald", "vowela", "finallg"]
+    # the words of a syllable name it: no two of the 2,350 common syllables share them
+    words = {tuple(sorted(hg.letter_words(s))) for s in hg.ksx1001_syllables()}
+    assert len(words) == 2350
+
+
+def test_hangul_data_selects_classes_like_the_animals(data):
+    names = [data.class_names[c] for c in data.unseen_classes[:2]]
+    x, y = data.class_subset(names)
+    assert set(y.tolist()) == {0, 1} and x.shape[1:] == (1, 28, 28)

@@ -53,3 +53,13 @@ def test_freeze_layers_stops_gradients_to_the_first_k():
     assert count_trainable(model) == total
     with pytest.raises(ValueError, match="between 0 and 4"):
         freeze_layers(model, -1)
+
+
+def test_norm_adds_batch_normalisation_and_keeps_layer_transfer():
+    plain, normed = SmallCNN(3), SmallCNN(3, norm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in normed.modules()) == 3
+    copy = copy_layers(normed, SmallCNN(5, norm=True), 4)
+    x = torch.rand(4, 1, 28, 28)
+    normed.eval(), copy.eval()
+    assert torch.equal(copy.features(x), normed.features(x))

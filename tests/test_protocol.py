@@ -111,3 +111,52 @@ def test_evaluate_rejects_bad_input():
         protocol.evaluate(SCORES, LABELS[:2], [0, 1], [2], gamma=0.0)
     with pytest.raises(ValueError, match="seen and of unseen"):
         protocol.evaluate(SCORES[:2], LABELS[:2], [0, 1], [2], gamma=0.0)
+
+
+def test_train_backbone_with_held_out_images_stops_on_them(data, monkeypatch):
+    classes = [3, 0]
+    loc = np.flatnonzero(np.isin(data.labels, classes))
+    fit_loc, held = loc[::4], loc[1::8]
+    settings = dict(protocol.BACKBONE, epochs=15, patience=1)
+    model = protocol.train_backbone(
+        data, fit_loc, classes, settings=settings, held_loc=held, progress=False
+    )
+    history = model.history
+    assert len(history["loss"]) == len(history["val_accuracy"]) <= 15
+    assert history["best_epoch"][0] == 1 + int(np.argmax(history["val_accuracy"]))
+
+
+def test_train_backbone_needs_every_setting(data):
+    loc = np.flatnonzero(data.labels == 0)[:10]
+    with pytest.raises(ValueError, match="epochs"):
+        protocol.train_backbone(
+            data,
+            loc,
+            [0],
+            settings={"channels": (4, 4, 4), "hidden": 8, "lr": 1e-3, "batch_size": 8},
+        )
+
+
+@pytest.fixture(scope="module")
+def hangul():
+    return zu.load_hangul()
+
+
+def test_per_class_validation_split_holds_out_images_of_every_seen_class(hangul):
+    split = protocol.per_class_validation_split(hangul, seed=3)
+    assert set(split.unseen_classes) == set(hangul.val_classes)
+    assert not set(split.seen_classes) & set(hangul.val_classes)
+    assert not set(split.fit_loc) & set(split.val_loc)
+    held = split.val_loc[np.isin(hangul.labels[split.val_loc], split.seen_classes)]
+    for loc in (split.fit_loc, held):  # every seen syllable on both sides
+        assert set(hangul.labels[loc]) == set(split.seen_classes)
+    assert set(split.val_loc) - set(held) == set(hangul.val_loc)
+    assert set(split.fit_loc) | set(held) == set(hangul.train_loc)  # nothing else is used
+    other = protocol.per_class_validation_split(hangul, seed=4)
+    assert len(other.fit_loc) == len(split.fit_loc)  # the same count per class for any seed
+    assert not np.array_equal(other.fit_loc, split.fit_loc)
+
+
+def test_per_class_validation_split_rejects_bad_fraction(hangul):
+    with pytest.raises(ValueError, match="held_fraction"):
+        protocol.per_class_validation_split(hangul, held_fraction=1.0)

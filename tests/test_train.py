@@ -75,3 +75,31 @@ def test_predict_and_fit_reject_bad_input():
     with pytest.raises(ValueError, match="no samples"):
         predict(nn.Linear(2, 2), x[:0])
     assert predict(nn.Linear(2, 2), x, batch_size=3).shape == (8, 2)
+
+
+def test_fit_with_validation_stops_early_and_restores_the_best_epoch():
+    torch.manual_seed(0)
+    x, y = separable()
+    model = nn.Linear(2, 2)
+    x_val, y_val = x[:16], 1 - y[:16]  # a validation set the model can only get worse on
+    history = fit(
+        model,
+        x,
+        y,
+        epochs=50,
+        lr=0.05,
+        batch_size=16,
+        progress=False,
+        validation=(x_val, y_val),
+        patience=2,
+    )
+    assert len(history["loss"]) < 50  # stopped before the cap
+    best = history["best_epoch"][0]
+    assert history["val_accuracy"][best - 1] == max(history["val_accuracy"])
+    assert accuracy(model, x_val, y_val) == max(history["val_accuracy"])  # best weights back
+
+
+def test_fit_rejects_a_validation_set_of_mismatched_size():
+    x, y = separable()
+    with pytest.raises(ValueError, match="samples"):
+        fit(nn.Linear(2, 2), x, y, epochs=1, progress=False, validation=(x[:4], y[:3]))

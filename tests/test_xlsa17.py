@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.io import savemat
@@ -336,3 +337,56 @@ def test_run_xlsa17_rejects_bad_arguments(tmp_path):
     bare = dataclasses.replace(data, train_loc=None, val_loc=None)
     with pytest.raises(ValueError, match="CUB has no train_loc"):
         benchmark.run_xlsa17(bare)
+
+
+# --- run_protocol on two feature problems, and the pieces it is made of ------------------
+
+
+def problems_of(data):
+    """The validation and test problems run_xlsa17 builds, by hand."""
+    split = protocol.xlsa17_validation_split(data, 0.2, 1)
+    test_loc = np.concatenate([data.test_seen_loc, data.test_unseen_loc])
+
+    def problem(train, seen, unseen, evaluation):
+        f, y = data.features, data.labels
+        return benchmark.Problem(f[train], y[train], seen, unseen, f[evaluation], y[evaluation])
+
+    return (
+        problem(split.fit_loc, split.seen_classes, split.unseen_classes, split.val_loc),
+        problem(data.trainval_loc, data.seen_classes, data.unseen_classes, test_loc),
+    )
+
+
+def test_run_protocol_on_problems_equals_run_xlsa17(tmp_path):
+    data = learnable_release(tmp_path)
+    grid = benchmark.GridMethod(Spy(), ({"sign": -1.0}, {"sign": 1.0}))
+    by_hand = benchmark.run_protocol(*problems_of(data), data.attributes, {"spy": grid}, seed=1)
+    packaged = benchmark.run_xlsa17(data, {"spy": grid}, seed=1)
+    pd.testing.assert_frame_equal(by_hand.table, packaged.table)
+
+
+def test_problem_rejects_inconsistent_classes_and_sizes():
+    x, y = np.zeros((4, 3)), np.array([0, 0, 1, 1])
+    with pytest.raises(ValueError, match="not in `seen`"):
+        benchmark.Problem(x, y, [0], [2], x, y)
+    with pytest.raises(ValueError, match="both seen and unseen"):
+        benchmark.Problem(x, y, [0, 1], [1], x, y)
+    with pytest.raises(ValueError, match="one class id"):
+        benchmark.Problem(x, y[:3], [0, 1], [2], x, y)
+
+
+def test_conse_fits_its_seen_class_softmax_once_per_search(tmp_path, monkeypatch):
+    data = learnable_release(tmp_path)
+    fits = []
+    original = benchmark.LogisticRegression.fit
+
+    def counted_fit(self, *args, **kwargs):
+        fits.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(benchmark.LogisticRegression, "fit", counted_fit)
+    validation, test = problems_of(data)
+    conse = benchmark.XLSA17_METHODS["ConSE"]
+    result = benchmark.run_protocol(validation, test, data.attributes, {"ConSE": conse})
+    assert len(fits) == 2  # one for the whole validation grid, one for the test problem
+    assert result.table.loc["ConSE", "setting"] in conse.grid

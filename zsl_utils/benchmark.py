@@ -8,14 +8,17 @@ Notebook 06 introduces them to compare ConSE with DAP and the embedding methods 
 backbone; notebook 07 adds them as rows beside CLIP; notebook 09's leaderboard runs them on
 several splits and seeds.
 
-`run_xlsa17` runs the full protocol of Xian et al. (TPAMI 2018) on a data set of the real
-benchmark (`data.load_xlsa17`): every method's settings searched on the release's validation
-classes, calibrated stacking's γ by validation H, then retrained on all seen classes and scored
-on the test images. `XLSA17_METHODS` lists the attribute-based methods it runs by default.
+`run_protocol` runs the full protocol of Xian et al. (TPAMI 2018) on features of a validation
+problem and a test problem: every method's settings searched on the validation classes,
+calibrated stacking's γ by validation H, then retrained on all seen classes and scored on the
+test images. `run_xlsa17` runs it on a data set of the real benchmark (`data.load_xlsa17`),
+notebook 10 on the Hangul benchmark. `XLSA17_METHODS` lists the attribute-based methods it
+runs by default.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -40,7 +43,9 @@ __all__ = [
     "lit_on_features",
     "GridMethod",
     "XLSA17_METHODS",
-    "Xlsa17Result",
+    "Problem",
+    "ProtocolResult",
+    "run_protocol",
     "run_xlsa17",
 ]
 
@@ -265,7 +270,7 @@ def lit_on_features(
 
 @dataclass(frozen=True)
 class GridMethod:
-    """A zero-shot method for `run_xlsa17` and the settings to search for it on validation.
+    """A zero-shot method for `run_protocol` and the settings to search for it on validation.
 
     `score(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, **setting)`
     trains on features `x_train` of the seen classes (ids `y_train`; `seen` and `unseen` are
@@ -300,18 +305,41 @@ def _eszsl(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, 
 
 
 def _conse(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, top_t):
-    """ConSE on a seen-class softmax: multinomial logistic regression on the standardised
-    features, trained to convergence (L-BFGS)."""
-    x_train, x_eval = _standardise(*_train_and_eval(x_train, x_eval))
-    classifier = LogisticRegression(max_iter=1000).fit(x_train, y_train)
-    column = {c: j for j, c in enumerate(classifier.classes_)}
-    probs = classifier.predict_proba(x_eval)[:, [column[c] for c in seen]]
+    """ConSE on a seen-class softmax (`_seen_class_probs`), its top `top_t` classes mixed."""
+    probs = _seen_class_probs(x_train, y_train, x_eval, np.asarray(seen))
     return conse_on_probs(probs, attributes, seen, min(top_t, len(seen)))
+
+
+_LAST_SOFTMAX: dict[bytes, np.ndarray] = {}
+
+
+def _seen_class_probs(x_train, y_train, x_eval, seen: np.ndarray) -> np.ndarray:
+    """p(seen class | image) for `x_eval`: multinomial logistic regression on the standardised
+    features, trained by L-BFGS until the loss improves by less than 1e-3 (relative). The last
+    result is kept, keyed by the data, so that a search over ConSE's T fits it once."""
+    x_train, x_eval = _train_and_eval(x_train, x_eval)
+    y_train = np.asarray(y_train)
+    key = hashlib.sha256(
+        b"".join(np.ascontiguousarray(a).tobytes() for a in (x_train, y_train, x_eval, seen))
+    ).digest()
+    if key not in _LAST_SOFTMAX:
+        x_train, x_eval = _standardise(x_train, x_eval)
+        classifier = LogisticRegression(max_iter=1000, tol=1e-3).fit(x_train, y_train)
+        column = {c: j for j, c in enumerate(classifier.classes_)}
+        _LAST_SOFTMAX.clear()
+        _LAST_SOFTMAX[key] = classifier.predict_proba(x_eval)[:, [column[c] for c in seen]]
+    return _LAST_SOFTMAX[key]
 
 
 def _cvae(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class):
     return generative.generative_zsl_scores(
-        x_train, y_train, x_eval, attributes, unseen, n_per_class=n_per_class, seed=seed,
+        x_train,
+        y_train,
+        x_eval,
+        attributes,
+        unseen,
+        n_per_class=n_per_class,
+        seed=seed,
         device=device,
     )
 
@@ -320,13 +348,11 @@ _POWERS = [10.0**k for k in range(-2, 5)]
 XLSA17_METHODS: dict[str, GridMethod] = {
     "DAP": GridMethod(_dap),
     "SJE (max hinge)": GridMethod(_hinge("max"), tuple({"margin": m} for m in (0.1, 0.3, 1.0))),
-    "DeViSE (sum hinge)": GridMethod(
-        _hinge("sum"), tuple({"margin": m} for m in (0.1, 0.3, 1.0))
-    ),
+    "DeViSE (sum hinge)": GridMethod(_hinge("sum"), tuple({"margin": m} for m in (0.1, 0.3, 1.0))),
     "ESZSL": GridMethod(
         _eszsl, tuple({"gamma": g, "lam": lam} for g in _POWERS for lam in _POWERS)
     ),
-    "ConSE": GridMethod(_conse, tuple({"top_t": t} for t in (1, 2, 5, 10))),
+    "ConSE": GridMethod(_conse, tuple({"top_t": t} for t in (1, 2, 5, 10, 30))),
     "CVAE feature generator": GridMethod(
         _cvae, tuple({"n_per_class": n} for n in (300, 1000, 3000))
     ),
@@ -339,13 +365,103 @@ _CRITERIA = ("ZSL", "H", "H+CS", "AUSUC")
 
 
 @dataclass(frozen=True)
-class Xlsa17Result:
-    """What `run_xlsa17` measured. `table`: one row per method (its chosen setting, the
-    validation score that chose it, γ, then the test ZSL, U, S, H, U+CS, S+CS, H+CS, AUSUC);
-    `search`: every setting tried, with its validation score."""
+class Problem:
+    """One zero-shot problem on fixed features: train on `x_train` (class ids `y_train`, all of
+    them in `seen`), then score `x_eval` (true class ids `y_eval`, images of `seen` and of
+    `unseen` classes) against every class."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    seen: np.ndarray
+    unseen: np.ndarray
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+
+    def __post_init__(self):
+        if len(self.x_train) != len(self.y_train) or len(self.x_eval) != len(self.y_eval):
+            raise ValueError("need one class id per training image and per evaluation image")
+        if stray := sorted(
+            set(np.unique(self.y_train).tolist()) - set(np.asarray(self.seen).tolist())
+        ):
+            raise ValueError(f"training images of classes {stray} that are not in `seen`")
+        if overlap := sorted(
+            set(np.asarray(self.seen).tolist()) & set(np.asarray(self.unseen).tolist())
+        ):
+            raise ValueError(f"classes {overlap} are both seen and unseen")
+
+
+@dataclass(frozen=True)
+class ProtocolResult:
+    """What `run_protocol` (or `run_xlsa17`) measured. `table`: one row per method (its chosen
+    setting, the validation score that chose it, γ, then the test ZSL, U, S, H, U+CS, S+CS,
+    H+CS, AUSUC); `search`: every setting tried, with its validation score."""
 
     table: pd.DataFrame
     search: pd.DataFrame
+
+
+def run_protocol(
+    validation: Problem,
+    test: Problem,
+    attributes,
+    methods: Mapping[str, GridMethod],
+    *,
+    seed: int = 0,
+    criterion: str = "AUSUC",
+    device: torch.device | str = "cpu",
+) -> ProtocolResult:
+    """Xian et al.'s protocol (TPAMI 2018) for zero-shot methods on fixed features.
+
+    1. Validation: every setting of each method's grid is trained on `validation` and scored
+       on its evaluation images against all classes; the setting with the best `criterion`
+       ("ZSL", "H", "H+CS" with γ chosen there, or "AUSUC") is kept, ties to the first.
+    2. Calibration: γ of calibrated stacking, the one with the best validation H of the kept
+       setting's scores (`protocol.choose_gamma`).
+    3. Test: that setting retrained on `test` and evaluated there with that γ.
+
+    `attributes`: the class table (one row per class id). No test image informs a choice.
+    """
+    if not methods:
+        raise ValueError("methods is empty: give at least one GridMethod")
+    if bad := [name for name, m in methods.items() if not isinstance(m, GridMethod) or not m.grid]:
+        raise ValueError(f"methods {bad} must be GridMethods with a non-empty grid")
+    if criterion not in _CRITERIA:
+        raise ValueError(f"unknown criterion {criterion!r}; use one of {', '.join(_CRITERIA)}")
+    attributes = np.asarray(attributes, dtype=np.float64)
+
+    def scores(problem: Problem, method: GridMethod, setting: dict) -> np.ndarray:
+        return method.score(
+            problem.x_train,
+            problem.y_train,
+            problem.seen,
+            problem.unseen,
+            problem.x_eval,
+            attributes,
+            seed=seed,
+            device=device,
+            **setting,
+        )
+
+    v = validation
+    rows, searched = [], []
+    for name, method in methods.items():
+        best = None
+        for setting in method.grid:
+            val_scores = scores(v, method, setting)
+            gamma = protocol.choose_gamma(val_scores, v.y_eval, v.seen, v.unseen)
+            value = protocol.evaluate(val_scores, v.y_eval, v.seen, v.unseen, gamma)[criterion]
+            searched.append({"method": name, "setting": setting, f"validation {criterion}": value})
+            if best is None or value > best[0]:
+                best = (value, setting, gamma)
+        value, setting, gamma = best
+        row = protocol.evaluate(
+            scores(test, method, setting), test.y_eval, test.seen, test.unseen, gamma
+        )
+        chosen = {"setting": setting, f"validation {criterion}": value, "γ": gamma}
+        rows.append({"method": name, **chosen, **row})
+    return ProtocolResult(
+        table=pd.DataFrame(rows).set_index("method"), search=pd.DataFrame(searched)
+    )
 
 
 def run_xlsa17(
@@ -356,61 +472,35 @@ def run_xlsa17(
     held_fraction: float = 0.2,
     criterion: str = "AUSUC",
     device: torch.device | str = "cpu",
-) -> Xlsa17Result:
-    """The protocol of Xian et al. (TPAMI 2018) on one xlsa17 data set, in three steps.
+) -> ProtocolResult:
+    """`run_protocol` on one xlsa17 data set, the protocol of Xian et al. (TPAMI 2018).
 
-    1. Validation (`protocol.xlsa17_validation_split`): train on the release's training
-       classes (`train_loc`, less a `held_fraction` of each class's images held out), score
-       the held-out images and the validation classes' images (`val_loc`) against all
-       classes, and keep each method's setting with the best validation `criterion` (one of
-       "ZSL", "H", "H+CS", "AUSUC"; for "H+CS" γ is the validation-best one).
-    2. Calibration: γ of calibrated stacking, the one with the best validation H of the
-       chosen setting's scores (`protocol.choose_gamma`).
-    3. Test: retrain with that setting on all seen classes (`trainval_loc`) and evaluate on
-       `test_seen_loc` + `test_unseen_loc` (`protocol.evaluate` with the chosen γ).
-
-    No test image informs a choice. `methods` defaults to `XLSA17_METHODS`. Returns an
-    `Xlsa17Result`. Introduced in notebook 09.
+    Validation (`protocol.xlsa17_validation_split`): train on the release's training classes
+    (`train_loc`, less a `held_fraction` of each class's images held out) and score the
+    held-out images and the validation classes' images (`val_loc`). Test: train on all seen
+    classes (`trainval_loc`) and score `test_seen_loc` + `test_unseen_loc`. `methods` defaults
+    to `XLSA17_METHODS`. Introduced in notebook 09.
     """
     methods = XLSA17_METHODS if methods is None else methods
-    if not methods:
-        raise ValueError("methods is empty: give at least one GridMethod")
-    if bad := [name for name, m in methods.items() if not isinstance(m, GridMethod) or not m.grid]:
-        raise ValueError(f"methods {bad} must be GridMethods with a non-empty grid")
-    if criterion not in _CRITERIA:
-        raise ValueError(f"unknown criterion {criterion!r}; use one of {', '.join(_CRITERIA)}")
     split = protocol.xlsa17_validation_split(data, held_fraction, seed)
-    attributes = data.attributes.astype(np.float64)
     test_loc = np.concatenate([data.test_seen_loc, data.test_unseen_loc])
-    problems = {  # step: (train images, seen, unseen, evaluation images)
-        "validation": (split.fit_loc, split.seen_classes, split.unseen_classes, split.val_loc),
-        "test": (data.trainval_loc, data.seen_classes, data.unseen_classes, test_loc),
-    }
 
-    def scores_and_labels(step, method, setting):
-        train, seen, unseen, evaluation = problems[step]
-        scores = method.score(
-            data.features[train], data.labels[train], seen, unseen, data.features[evaluation],
-            attributes, seed=seed, device=device, **setting,
+    def problem(train, seen, unseen, evaluation) -> Problem:
+        return Problem(
+            data.features[train],
+            data.labels[train],
+            seen,
+            unseen,
+            data.features[evaluation],
+            data.labels[evaluation],
         )
-        return scores, data.labels[evaluation]
 
-    _, val_seen, val_unseen, _ = problems["validation"]
-    rows, searched = [], []
-    for name, method in methods.items():
-        best = None
-        for setting in method.grid:
-            scores, y_val = scores_and_labels("validation", method, setting)
-            gamma = protocol.choose_gamma(scores, y_val, val_seen, val_unseen)
-            value = protocol.evaluate(scores, y_val, val_seen, val_unseen, gamma)[criterion]
-            searched.append({"method": name, "setting": setting, f"validation {criterion}": value})
-            if best is None or value > best[0]:
-                best = (value, setting, gamma)
-        value, setting, gamma = best
-        scores, y_test = scores_and_labels("test", method, setting)
-        row = protocol.evaluate(scores, y_test, data.seen_classes, data.unseen_classes, gamma)
-        chosen = {"setting": setting, f"validation {criterion}": value, "γ": gamma}
-        rows.append({"method": name, **chosen, **row})
-    return Xlsa17Result(
-        table=pd.DataFrame(rows).set_index("method"), search=pd.DataFrame(searched)
+    return run_protocol(
+        problem(split.fit_loc, split.seen_classes, split.unseen_classes, split.val_loc),
+        problem(data.trainval_loc, data.seen_classes, data.unseen_classes, test_loc),
+        data.attributes,
+        methods,
+        seed=seed,
+        criterion=criterion,
+        device=device,
     )

@@ -647,6 +647,7 @@ class HangulData:
 
     class_ids = AnimalsData.class_ids
     tensors = AnimalsData.tensors
+    class_subset = AnimalsData.class_subset
 
 
 def load_hangul() -> HangulData:

@@ -28,6 +28,7 @@ __all__ = [
     "FINALS_ROMAN",
     "decompose",
     "romanize",
+    "letter_words",
     "compose",
     "jamo_table",
     "attribute_names",
@@ -47,12 +48,80 @@ VOWELS = tuple("ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
 FINALS = ("",) + tuple("ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")
 # Revised Romanization of the letters, for labels that need no Korean font ("-": silent ㅇ,
 # "" no final).
-INITIALS_ROMAN = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "-", "j", "jj",
-                  "ch", "k", "t", "p", "h")
-VOWELS_ROMAN = ("a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo",
-                "u", "wo", "we", "wi", "yu", "eu", "ui", "i")
-FINALS_ROMAN = ("", "g", "kk", "gs", "n", "nj", "nh", "d", "l", "lg", "lm", "lb", "ls", "lt",
-                "lp", "lh", "m", "b", "bs", "s", "ss", "ng", "j", "ch", "k", "t", "p", "h")
+INITIALS_ROMAN = (
+    "g",
+    "kk",
+    "n",
+    "d",
+    "tt",
+    "r",
+    "m",
+    "b",
+    "pp",
+    "s",
+    "ss",
+    "-",
+    "j",
+    "jj",
+    "ch",
+    "k",
+    "t",
+    "p",
+    "h",
+)
+VOWELS_ROMAN = (
+    "a",
+    "ae",
+    "ya",
+    "yae",
+    "eo",
+    "e",
+    "yeo",
+    "ye",
+    "o",
+    "wa",
+    "wae",
+    "oe",
+    "yo",
+    "u",
+    "wo",
+    "we",
+    "wi",
+    "yu",
+    "eu",
+    "ui",
+    "i",
+)
+FINALS_ROMAN = (
+    "",
+    "g",
+    "kk",
+    "gs",
+    "n",
+    "nj",
+    "nh",
+    "d",
+    "l",
+    "lg",
+    "lm",
+    "lb",
+    "ls",
+    "lt",
+    "lp",
+    "lh",
+    "m",
+    "b",
+    "bs",
+    "s",
+    "ss",
+    "ng",
+    "j",
+    "ch",
+    "k",
+    "t",
+    "p",
+    "h",
+)
 POSITIONS = ("initial", "vowel", "final")
 SIZES = (len(INITIALS), len(VOWELS), len(FINALS))  # 19, 21, 28
 
@@ -81,6 +150,17 @@ def romanize(syllable: str, sep: str = "+") -> str:
     i, v, f = decompose(syllable)
     parts = [INITIALS_ROMAN[i], VOWELS_ROMAN[v]] + ([FINALS_ROMAN[f]] if f else [])
     return sep.join(parts)
+
+
+def letter_words(syllable: str) -> list[str]:
+    """One word per letter with its position fused in, e.g. letter_words("한") ==
+    ["initialh", "vowela", "finaln"], letter_words("아") == ["initialieung", "vowela",
+    "nofinal"]: captions for a bag-of-words text encoder, which would lose the positions of
+    separate words ("initial n ... final g" and "initial g ... final n" hold the same words)."""
+    i, v, f = decompose(syllable)
+    initial = INITIALS_ROMAN[i] if INITIALS_ROMAN[i] != "-" else "ieung"
+    final = f"final{FINALS_ROMAN[f]}" if f else "nofinal"
+    return [f"initial{initial}", f"vowel{VOWELS_ROMAN[v]}", final]
 
 
 def jamo_table(class_names: Sequence[str]) -> np.ndarray:

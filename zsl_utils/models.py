@@ -15,19 +15,19 @@ from torch import nn
 __all__ = ["SmallCNN", "copy_layers", "freeze_layers", "count_trainable"]
 
 
-def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-    )
+def _conv_block(in_channels: int, out_channels: int, norm: bool) -> nn.Sequential:
+    convolution = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+    if not norm:
+        return nn.Sequential(convolution, nn.ReLU(), nn.MaxPool2d(2))
+    return nn.Sequential(convolution, nn.BatchNorm2d(out_channels), nn.ReLU(), nn.MaxPool2d(2))
 
 
 class SmallCNN(nn.Module):
     """Three conv blocks (28→14→7→3 pixels), a hidden layer, and a linear head.
 
     `layers[i]` is layer i + 1; `features(x)` is the hidden layer's output, the representation
-    the later notebooks embed or transfer.
+    the later notebooks embed or transfer. `norm=True` adds batch normalisation after each
+    convolution: with many classes the plain network is slow to start learning.
     """
 
     def __init__(
@@ -36,6 +36,7 @@ class SmallCNN(nn.Module):
         channels: tuple[int, int, int] = (16, 32, 64),
         hidden: int = 128,
         in_channels: int = 1,
+        norm: bool = False,
     ):
         super().__init__()
         if n_classes < 1:
@@ -43,9 +44,9 @@ class SmallCNN(nn.Module):
         c1, c2, c3 = channels
         self.layers = nn.ModuleList(
             [
-                _conv_block(in_channels, c1),
-                _conv_block(c1, c2),
-                _conv_block(c2, c3),
+                _conv_block(in_channels, c1, norm),
+                _conv_block(c1, c2, norm),
+                _conv_block(c2, c3, norm),
                 nn.Sequential(nn.Flatten(), nn.Linear(c3 * 3 * 3, hidden), nn.ReLU()),
             ]
         )

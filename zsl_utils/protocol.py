@@ -9,7 +9,8 @@ Notebook 04 introduces it step by step; later notebooks call it:
   classifier trained on the seen classes' images; its hidden layer is the image feature every
   embedding method uses (as the benchmark's methods share ResNet-101 features).
 - `xlsa17_validation_split`: the same validation set for the real benchmark, built from the
-  xlsa17 release's own validation classes (`train_loc` → `val_loc`).
+  xlsa17 release's own validation classes (`train_loc` → `val_loc`);
+  `per_class_validation_split` the same for the Hangul benchmark's few images per syllable.
 - `choose_gamma`: calibrated stacking's γ, the one with the best validation H.
 - `evaluate`: ZSL top-1 and GZSL U, S, H with and without calibration, and AUSUC, for a score
   matrix over all classes.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import AnimalsData, Xlsa17Data
+from .data import AnimalsData, HangulData, Xlsa17Data
 from .metrics import calibrated_stacking, gzsl_scores, per_class_accuracy
 from .models import SmallCNN
 from .train import fit, predict
@@ -34,6 +35,7 @@ __all__ = [
     "ValidationSplit",
     "validation_split",
     "xlsa17_validation_split",
+    "per_class_validation_split",
     "BACKBONE",
     "train_backbone",
     "image_features",
@@ -103,27 +105,58 @@ def xlsa17_validation_split(data: Xlsa17Data, held_fraction: float = 0.2, seed: 
     data.val_classes  # noqa: B018 (the same check for val_loc)
     train_loc = np.intersect1d(data.train_loc, data.trainval_loc)
     val_loc = np.intersect1d(data.val_loc, data.trainval_loc)
+    if not len(val_loc):
+        raise ValueError("val_loc ∩ trainval_loc is empty: no validation images to choose on")
+    fit, held = _hold_out_per_class(
+        data.labels, train_loc, train_classes, data.class_names, held_fraction, seed
+    )
+    return ValidationSplit(
+        fit_loc=fit,
+        val_loc=np.concatenate([held, val_loc]),
+        seen_classes=train_classes,
+        unseen_classes=np.unique(data.labels[val_loc]),
+    )
+
+
+def per_class_validation_split(data: HangulData, held_fraction: float = 0.2, seed: int = 0):
+    """`validation_split` for data with few images per class (the Hangul benchmark).
+
+    The classes of `data.val_classes` act as unseen (all their `val_loc` images); of every
+    other seen class a `held_fraction` of its `train_loc` images (at least one, and at least
+    one left to train on) is held out as the seen part, so that every class has validation
+    images and per-class accuracy is defined. Introduced in notebook 10.
+    """
+    if not 0 < held_fraction < 1:
+        raise ValueError(f"held_fraction must be between 0 and 1, got {held_fraction}")
+    seen = np.setdiff1d(data.seen_classes, data.val_classes)
+    fit, held = _hold_out_per_class(
+        data.labels, np.asarray(data.train_loc), seen, data.class_names, held_fraction, seed
+    )
+    return ValidationSplit(
+        fit_loc=fit,
+        val_loc=np.concatenate([held, data.val_loc]),
+        seen_classes=seen,
+        unseen_classes=np.asarray(data.val_classes),
+    )
+
+
+def _hold_out_per_class(labels, loc, classes, class_names, held_fraction: float, seed: int):
+    """Split `loc` class by class: of each class in `classes`, a `held_fraction` of its images
+    (at least one, never all) drawn with `seed` is held out. Returns (fit, held), sorted."""
     rng = np.random.default_rng(seed)
     fit, held = [], []
-    for c in train_classes:
-        images = train_loc[data.labels[train_loc] == c]
+    for c in classes:
+        images = loc[labels[loc] == c]
         if len(images) < 2:
             raise ValueError(
-                f"class {data.class_names[c]!r} has {len(images)} training image(s) in "
-                "train_loc ∩ trainval_loc; a validation split needs at least 2 per class"
+                f"class {class_names[c]!r} has {len(images)} training image(s); "
+                "a validation split needs at least 2 per class"
             )
         n_held = min(max(1, round(held_fraction * len(images))), len(images) - 1)
         chosen = rng.permutation(len(images)) < n_held
         held.append(images[chosen])
         fit.append(images[~chosen])
-    if not len(val_loc):
-        raise ValueError("val_loc ∩ trainval_loc is empty: no validation images to choose on")
-    return ValidationSplit(
-        fit_loc=np.sort(np.concatenate(fit)),
-        val_loc=np.concatenate([np.sort(np.concatenate(held)), val_loc]),
-        seen_classes=train_classes,
-        unseen_classes=np.unique(data.labels[val_loc]),
-    )
+    return np.sort(np.concatenate(fit)), np.sort(np.concatenate(held))
 
 
 def train_backbone(
@@ -134,23 +167,52 @@ def train_backbone(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    settings: dict | None = None,
+    held_loc: np.ndarray | None = None,
 ) -> SmallCNN:
-    """A `SmallCNN` (settings `BACKBONE`) trained to classify the images `loc` into `classes`.
+    """A `SmallCNN` trained to classify the images `loc` into `classes` (settings `BACKBONE`
+    unless `settings` gives others, with the same keys).
 
-    Output column j is class `classes[j]`. Every image in `loc` must belong to one of
-    `classes`: a zero-shot backbone never sees an unseen class. Introduced in notebook 05.
+    Output column j is class `classes[j]`. Every image in `loc` (and `held_loc`) must belong to
+    one of `classes`: a zero-shot backbone never sees an unseen class. With `held_loc`, held-out
+    images of those classes, the epochs are a cap and training stops on their accuracy
+    (`train.fit` with `validation`; `settings` may also hold its "patience", and "norm" for
+    `SmallCNN`). The
+    returned model's `history` is `train.fit`'s. Introduced in notebook 05.
     """
     classes = np.asarray(list(classes))
+    settings = dict(BACKBONE if settings is None else settings)
+    if missing := sorted(set(BACKBONE) - set(settings)):
+        raise ValueError(f"settings lacks {missing}; give every key of BACKBONE")
+    x, y = _class_images(data, loc, classes)
+    validation = None if held_loc is None else _class_images(data, held_loc, classes)
+    torch.manual_seed(seed)
+    model = SmallCNN(
+        len(classes),
+        channels=settings.pop("channels"),
+        hidden=settings.pop("hidden"),
+        norm=settings.pop("norm", False),
+    )
+    model.history = fit(
+        model,
+        x,
+        y,
+        **settings,
+        device=device,
+        seed=seed,
+        progress=progress,
+        desc="backbone",
+        validation=validation,
+    )
+    return model
+
+
+def _class_images(data, loc, classes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     labels = data.labels[np.asarray(loc)]
     if stray := sorted(set(np.unique(labels).tolist()) - set(classes.tolist())):
         names = [data.class_names[c] for c in stray]
         raise ValueError(f"loc holds images of classes {names} that are not in `classes`")
-    x, y = data.class_subset([data.class_names[c] for c in classes], loc)
-    settings = dict(BACKBONE)
-    torch.manual_seed(seed)
-    model = SmallCNN(len(classes), channels=settings.pop("channels"), hidden=settings.pop("hidden"))
-    fit(model, x, y, **settings, device=device, seed=seed, progress=progress, desc="backbone")
-    return model
+    return data.class_subset([data.class_names[c] for c in classes], loc)
 
 
 class _Features(torch.nn.Module):

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .stopping import EarlyStopping
+
 __all__ = ["fit", "predict", "accuracy"]
 
 
@@ -37,15 +39,24 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     desc: str = "training",
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    patience: int = 2,
 ) -> dict[str, list[float]]:
     """Train `model` with Adam on cross-entropy (+ `penalty(model)` if given), in place.
 
     Only parameters with `requires_grad` are optimised, so frozen layers stay as they are.
-    `augment` transforms each input batch. Returns the mean loss of each epoch.
+    `augment` transforms each input batch. Returns the mean loss of each epoch. With
+    `validation=(x_val, y_val)`, `epochs` is a cap: training stops once validation accuracy
+    has not improved for `patience` epochs, the weights of the best epoch are restored, and the
+    history also holds "val_accuracy" (per epoch) and "best_epoch" (1-based, one value).
     """
     _check_pair(x, y)
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    stopper = None
+    if validation is not None:
+        _check_pair(*validation)
+        stopper = EarlyStopping(patience)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError("the model has no trainable parameters")
@@ -69,6 +80,16 @@ def fit(
             total += loss.item() * len(batch)
         history["loss"].append(total / len(x))
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
+        if stopper is not None:
+            score = accuracy(model, *validation, device=device)
+            history.setdefault("val_accuracy", []).append(score)
+            stopper.update(score, state=model.state_dict())
+            model.train()
+            if stopper.all_stopped:
+                break
+    if stopper is not None:
+        model.load_state_dict(stopper.best_state)
+        history["best_epoch"] = [int(stopper.best_evaluation[0]) + 1]
     model.eval()
     return history
 
