@@ -9,10 +9,10 @@ import pytest
 from zsl_utils import course_map
 
 
-@pytest.mark.parametrize("notebook", range(10))
+@pytest.mark.parametrize("notebook", range(11))
 def test_map_names_every_notebook_and_bolds_the_current_one(notebook):
     text = course_map.map_markdown(notebook)
-    for other in range(10):
+    for other in range(11):
         if other != notebook:
             assert f"{other:02d}" in text, f"notebook {other:02d} missing from the map"
     bold = re.findall(r"\*\*([^*]+)\*\*", text)
@@ -38,7 +38,7 @@ def test_notebook_09_is_bold_in_two_quadrants():
     assert text.count("(this notebook)") == 2
 
 
-@pytest.mark.parametrize("bad", [10, -1, "10", "intro", True, 3.0, None])
+@pytest.mark.parametrize("bad", [11, -1, "11", "intro", True, 3.0, None])
 def test_bad_notebooks_raise_naming_the_valid_ones(bad):
     with pytest.raises(ValueError, match="00, 01, 02"):
         course_map.map_markdown(bad)
