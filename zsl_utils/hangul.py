@@ -48,80 +48,14 @@ VOWELS = tuple("ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
 FINALS = ("",) + tuple("ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")
 # Revised Romanization of the letters, for labels that need no Korean font ("-": silent ㅇ,
 # "" no final).
-INITIALS_ROMAN = (
-    "g",
-    "kk",
-    "n",
-    "d",
-    "tt",
-    "r",
-    "m",
-    "b",
-    "pp",
-    "s",
-    "ss",
-    "-",
-    "j",
-    "jj",
-    "ch",
-    "k",
-    "t",
-    "p",
-    "h",
-)
-VOWELS_ROMAN = (
-    "a",
-    "ae",
-    "ya",
-    "yae",
-    "eo",
-    "e",
-    "yeo",
-    "ye",
-    "o",
-    "wa",
-    "wae",
-    "oe",
-    "yo",
-    "u",
-    "wo",
-    "we",
-    "wi",
-    "yu",
-    "eu",
-    "ui",
-    "i",
-)
-FINALS_ROMAN = (
-    "",
-    "g",
-    "kk",
-    "gs",
-    "n",
-    "nj",
-    "nh",
-    "d",
-    "l",
-    "lg",
-    "lm",
-    "lb",
-    "ls",
-    "lt",
-    "lp",
-    "lh",
-    "m",
-    "b",
-    "bs",
-    "s",
-    "ss",
-    "ng",
-    "j",
-    "ch",
-    "k",
-    "t",
-    "p",
-    "h",
-)
+# fmt: off
+INITIALS_ROMAN = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "-", "j", "jj",
+                  "ch", "k", "t", "p", "h")
+VOWELS_ROMAN = ("a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo",
+                "u", "wo", "we", "wi", "yu", "eu", "ui", "i")
+FINALS_ROMAN = ("", "g", "kk", "gs", "n", "nj", "nh", "d", "l", "lg", "lm", "lb", "ls", "lt",
+                "lp", "lh", "m", "b", "bs", "s", "ss", "ng", "j", "ch", "k", "t", "p", "h")
+# fmt: on
 POSITIONS = ("initial", "vowel", "final")
 SIZES = (len(INITIALS), len(VOWELS), len(FINALS))  # 19, 21, 28
 

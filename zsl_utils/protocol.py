@@ -177,8 +177,7 @@ def train_backbone(
     one of `classes`: a zero-shot backbone never sees an unseen class. With `held_loc`, held-out
     images of those classes, the epochs are a cap and training stops on their accuracy
     (`train.fit` with `validation`; `settings` may also hold its "patience", and "norm" for
-    `SmallCNN`). The
-    returned model's `history` is `train.fit`'s. Introduced in notebook 05.
+    `SmallCNN`). The returned model's `history` is `train.fit`'s. Introduced in notebook 05.
     """
     classes = np.asarray(list(classes))
     settings = dict(BACKBONE if settings is None else settings)
