@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -160,10 +162,14 @@ def test_synthetic_features_let_the_softmax_predict_a_class_without_images(toy_c
 def test_generative_zsl_scores_is_the_recipe_composed():
     x, y = toy_features(20)
     x_test, _ = toy_features(3, seed=1)
-    settings = {"n_per_class": 15, "beta": 2.0, "cvae_epochs": 2, "softmax_epochs": 3, "seed": 4}
+    settings = {"n_per_class": 15, "beta": 2.0, "latent_dim": 3, "cvae_epochs": 2,
+                "softmax_epochs": 3, "seed": 4}  # fmt: skip
     scores = gen.generative_zsl_scores(x, y, x_test, SEMANTICS, [2], **settings)
     assert scores.shape == (6, 3) and scores.dtype == np.float64
-    cvae, _ = gen.fit_feature_cvae(x, y, SEMANTICS, epochs=2, beta=2.0, seed=4, progress=False)
+    cvae, _ = gen.fit_feature_cvae(
+        x, y, SEMANTICS, latent_dim=3, epochs=2, beta=2.0, seed=4, progress=False
+    )
+    assert cvae.latent_dim == 3
     fake_x, fake_y = gen.synthesize(cvae, SEMANTICS, [2], 15, seed=4)
     classifier = gen.fit_softmax(
         np.concatenate([x, fake_x]),
@@ -175,6 +181,28 @@ def test_generative_zsl_scores_is_the_recipe_composed():
     )
     expected = classifier(torch.from_numpy(x_test)).detach().numpy()
     assert np.allclose(scores, expected, atol=1e-6)
+
+
+def test_generative_zsl_scores_fits_the_cvae_once_per_search_over_the_number(monkeypatch):
+    x, y = toy_features(20)
+    fits = []
+    original = gen.fit_feature_cvae
+
+    def counted(*args, **kwargs):
+        fits.append(kwargs["beta"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "fit_feature_cvae", counted)
+    gen._LAST_CVAE.clear()
+    settings = {"cvae_epochs": 1, "softmax_epochs": 1, "seed": 2}
+    few = gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=5, **settings)
+    gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=50, **settings)
+    assert fits == [3.0]  # one fit for both numbers of synthetic features
+    gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=5, beta=1.0, **settings)
+    assert fits == [3.0, 1.0]  # another β: a new fit
+    gen._LAST_CVAE.clear()
+    again = gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=5, **settings)
+    assert np.allclose(few, again, atol=1e-6)  # the kept model is the one a new fit gives
 
 
 def test_generative_scores_refuse_unseen_classes_with_real_features():
@@ -204,3 +232,12 @@ def test_cvae_loss_is_reconstruction_plus_beta_kl():
     assert model.encoder[0].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match=r"noise must have the latents' shape \(5, 3\)"):
         gen.cvae_loss(model, x, a, torch.randn(5, 2))
+
+
+def test_read_only_inputs_are_accepted_without_a_warning():
+    x, y = toy_features(20)
+    x.setflags(write=False)  # as joblib hands memory-mapped arrays to its workers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cvae, _ = gen.fit_feature_cvae(x, y, SEMANTICS, epochs=1, seed=0, progress=False)
+    assert cvae.feature_dim == x.shape[1]

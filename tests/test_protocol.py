@@ -38,6 +38,56 @@ def test_validation_split_is_deterministic_per_seed(data):
     assert not np.array_equal(a.fit_loc, c.fit_loc)
 
 
+def test_validation_split_with_other_classes_playing_unseen(data):
+    chosen = [c for c in data.seen_classes if c not in data.val_classes][:2]
+    split = protocol.validation_split(data, seed=0, val_classes=chosen)
+    assert split.unseen_classes.tolist() == sorted(chosen)
+    assert set(split.seen_classes.tolist()) == set(data.seen_classes.tolist()) - set(chosen)
+    used = np.concatenate([split.fit_loc, split.val_loc])
+    assert sorted(used.tolist()) == sorted(data.trainval_loc.tolist())  # no test image
+    assert not np.isin(data.labels[split.fit_loc], chosen).any()
+    unseen_part = split.val_loc[np.isin(data.labels[split.val_loc], chosen)]
+    assert len(unseen_part) == np.isin(data.labels[data.trainval_loc], chosen).sum()
+
+
+def test_validation_split_default_classes_are_the_splits_own(data):
+    default = protocol.validation_split(data, seed=4)
+    named = protocol.validation_split(data, seed=4, val_classes=data.val_classes)
+    assert np.array_equal(default.fit_loc, named.fit_loc)
+    assert np.array_equal(default.val_loc, named.val_loc)
+
+
+@pytest.mark.parametrize(
+    ("val_classes", "message"),
+    [([], "empty"), ("unseen", "not seen classes"), ("all but one", "at least two")],
+)
+def test_validation_split_rejects_bad_val_classes(data, val_classes, message):
+    if val_classes == "unseen":
+        val_classes = data.unseen_classes[:1]
+    elif val_classes == "all but one":
+        val_classes = data.seen_classes[1:]
+    with pytest.raises(ValueError, match=message):
+        protocol.validation_split(data, val_classes=val_classes)
+
+
+def test_validation_class_sets_are_distinct_seen_subsets_fixed_by_seed():
+    seen = [0, 1, 2, 3, 4, 5, 9]
+    sets = protocol.validation_class_sets(seen, 6, size=2, seed=3)
+    assert len({tuple(s) for s in sets}) == 6
+    assert all(len(s) == 2 and set(s) <= set(seen) and list(s) == sorted(s) for s in sets)
+    again = protocol.validation_class_sets(seen, 6, size=2, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(sets, again, strict=True))
+    other = protocol.validation_class_sets(seen, 6, size=2, seed=4)
+    assert any(not np.array_equal(a, b) for a, b in zip(sets, other, strict=True))
+    assert len(protocol.validation_class_sets(seen, 21, size=2)) == 21  # all pairs of 7
+
+
+@pytest.mark.parametrize(("n", "size"), [(0, 2), (22, 2), (1, 0), (1, 6)])
+def test_validation_class_sets_reject_impossible_requests(n, size):
+    with pytest.raises(ValueError, match="must be between"):
+        protocol.validation_class_sets([0, 1, 2, 3, 4, 5, 9], n, size=size)
+
+
 @pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
 def test_validation_split_rejects_bad_fraction(data, fraction):
     with pytest.raises(ValueError, match="held_fraction"):

@@ -300,6 +300,9 @@ def test_run_xlsa17_chooses_on_validation_and_tests_on_the_test_images(tmp_path)
     search = result.search.set_index(result.search["setting"].map(str))["validation AUSUC"]
     assert search["{'sign': 1.0}"] > search["{'sign': -1.0}"] == pytest.approx(0, abs=0.05)
     assert row["validation AUSUC"] == search["{'sign': 1.0}"] and np.isfinite(row["γ"])
+    every_measure = {f"validation {k}" for k in ("ZSL", "U", "S", "H", "H+CS", "AUSUC")}
+    assert every_measure <= set(result.search.columns) and "γ" in result.search
+    assert row["seconds"] >= 0
 
 
 def test_run_xlsa17_runs_every_default_method_end_to_end(tmp_path, one_thread):
@@ -362,7 +365,11 @@ def test_run_protocol_on_problems_equals_run_xlsa17(tmp_path):
     grid = benchmark.GridMethod(Spy(), ({"sign": -1.0}, {"sign": 1.0}))
     by_hand = benchmark.run_protocol(*problems_of(data), data.attributes, {"spy": grid}, seed=1)
     packaged = benchmark.run_xlsa17(data, {"spy": grid}, seed=1)
-    pd.testing.assert_frame_equal(by_hand.table, packaged.table)
+    timing = ["seconds"]  # the only column that may differ: wall-clock time
+    pd.testing.assert_frame_equal(
+        by_hand.table.drop(columns=timing), packaged.table.drop(columns=timing)
+    )
+    pd.testing.assert_frame_equal(by_hand.search, packaged.search)
 
 
 def test_problem_rejects_inconsistent_classes_and_sizes():
@@ -390,3 +397,28 @@ def test_conse_fits_its_seen_class_softmax_once_per_search(tmp_path, monkeypatch
     result = benchmark.run_protocol(validation, test, data.attributes, {"ConSE": conse})
     assert len(fits) == 2  # one for the whole validation grid, one for the test problem
     assert result.table.loc["ConSE", "setting"] in conse.grid
+
+
+def test_cvae_method_passes_its_searched_settings_to_the_recipe(monkeypatch):
+    seen_kwargs = {}
+
+    def recipe(*args, **kwargs):
+        seen_kwargs.update(kwargs)
+        return np.zeros((2, 3))
+
+    monkeypatch.setattr(benchmark.generative, "generative_zsl_scores", recipe)
+    score = benchmark.XLSA17_METHODS["CVAE feature generator"].score
+    x, y = np.ones((2, 4)), np.array([0, 1])
+    score(x, y, [0, 1], [2], x, np.eye(3), seed=5, device="cpu", n_per_class=7, beta=10.0)
+    assert seen_kwargs["n_per_class"] == 7 and seen_kwargs["beta"] == 10.0
+    score(x, y, [0, 1], [2], x, np.eye(3), seed=5, device="cpu", n_per_class=7)
+    assert seen_kwargs["beta"] == 3.0  # the recipe's default when β is not searched
+
+
+def test_grid_method_names_the_settings_at_an_edge_of_its_grid():
+    grid = tuple({"n": n, "beta": b} for b in (1.0, 3.0, 10.0) for n in (100, 300, 1000))
+    method = benchmark.GridMethod(lambda *a, **k: None, grid)
+    assert method.at_edge({"n": 300, "beta": 3.0}) == []
+    assert method.at_edge({"n": 100, "beta": 3.0}) == ["n"]
+    assert method.at_edge({"n": 1000, "beta": 10.0}) == ["n", "beta"]
+    assert benchmark.GridMethod(lambda *a, **k: None, ({"t": 1},)).at_edge({"t": 1}) == []

@@ -19,6 +19,7 @@ runs by default.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -281,6 +282,17 @@ class GridMethod:
     score: Callable[..., np.ndarray]
     grid: tuple[dict, ...] = field(default_factory=lambda: ({},))
 
+    def at_edge(self, setting: Mapping) -> list[str]:
+        """The keys of `setting` whose value is the smallest or the largest that the grid tries
+        for that key (a key with one value is never at an edge). A setting chosen at an edge
+        may mean that the grid is too narrow."""
+        edges = []
+        for key, value in setting.items():
+            tried = sorted({s[key] for s in self.grid if key in s})
+            if len(tried) > 1 and value in (tried[0], tried[-1]):
+                edges.append(key)
+        return edges
+
 
 def _binary_signatures(attributes: np.ndarray) -> np.ndarray:
     """Continuous class attributes binarised at each attribute's mean over the classes (DAP)."""
@@ -331,7 +343,9 @@ def _seen_class_probs(x_train, y_train, x_eval, seen: np.ndarray) -> np.ndarray:
     return _LAST_SOFTMAX[key]
 
 
-def _cvae(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class):
+def _cvae(
+    x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class, beta=3.0
+):
     return generative.generative_zsl_scores(
         x_train,
         y_train,
@@ -339,6 +353,7 @@ def _cvae(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n
         attributes,
         unseen,
         n_per_class=n_per_class,
+        beta=beta,
         seed=seed,
         device=device,
     )
@@ -394,7 +409,8 @@ class Problem:
 class ProtocolResult:
     """What `run_protocol` (or `run_xlsa17`) measured. `table`: one row per method (its chosen
     setting, the validation score that chose it, γ, then the test ZSL, U, S, H, U+CS, S+CS,
-    H+CS, AUSUC); `search`: every setting tried, with its validation score."""
+    H+CS, AUSUC, and the seconds the test run took to train and score); `search`: every
+    setting tried, with every validation measure (prefixed "validation ") and its γ."""
 
     table: pd.DataFrame
     search: pd.DataFrame
@@ -449,16 +465,19 @@ def run_protocol(
         for setting in method.grid:
             val_scores = scores(v, method, setting)
             gamma = protocol.choose_gamma(val_scores, v.y_eval, v.seen, v.unseen)
-            value = protocol.evaluate(val_scores, v.y_eval, v.seen, v.unseen, gamma)[criterion]
-            searched.append({"method": name, "setting": setting, f"validation {criterion}": value})
+            measured = protocol.evaluate(val_scores, v.y_eval, v.seen, v.unseen, gamma)
+            value = measured[criterion]
+            validation_row = {f"validation {k}": x for k, x in measured.items()}
+            searched.append({"method": name, "setting": setting, **validation_row, "γ": gamma})
             if best is None or value > best[0]:
                 best = (value, setting, gamma)
         value, setting, gamma = best
-        row = protocol.evaluate(
-            scores(test, method, setting), test.y_eval, test.seen, test.unseen, gamma
-        )
+        start = time.perf_counter()
+        test_scores = scores(test, method, setting)
+        seconds = time.perf_counter() - start
+        row = protocol.evaluate(test_scores, test.y_eval, test.seen, test.unseen, gamma)
         chosen = {"setting": setting, f"validation {criterion}": value, "γ": gamma}
-        rows.append({"method": name, **chosen, **row})
+        rows.append({"method": name, **chosen, **row, "seconds": seconds})
     return ProtocolResult(
         table=pd.DataFrame(rows).set_index("method"), search=pd.DataFrame(searched)
     )

@@ -16,6 +16,7 @@ and its decoder ends in a ReLU.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -86,6 +87,8 @@ def _float_matrix(values, name: str) -> torch.Tensor:
         raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {array.shape}")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values")
+    if not array.flags.writeable:  # e.g. memory-mapped by joblib: torch needs its own copy
+        array = array.copy()
     return torch.from_numpy(array)
 
 
@@ -264,6 +267,23 @@ def fit_softmax(
     return classifier
 
 
+_LAST_CVAE: dict[bytes, FeatureCVAE] = {}
+
+
+def _fitted_cvae(x_real: torch.Tensor, y_real: np.ndarray, table: torch.Tensor, **settings):
+    """`fit_feature_cvae` on these data and settings. The last model is kept, keyed by both, so
+    that a search over the number of synthetic features fits the CVAE once (training is
+    deterministic given the seed, so the kept model is the one a new fit would give)."""
+    key = hashlib.sha256(
+        b"".join(np.ascontiguousarray(a).tobytes() for a in (x_real, y_real, table))
+        + repr(sorted((k, str(v)) for k, v in settings.items())).encode()
+    ).digest()
+    if key not in _LAST_CVAE:
+        _LAST_CVAE.clear()
+        _LAST_CVAE[key] = fit_feature_cvae(x_real, y_real, table, **settings)[0]
+    return _LAST_CVAE[key]
+
+
 def generative_zsl_scores(
     train_features,
     train_labels,
@@ -273,6 +293,7 @@ def generative_zsl_scores(
     *,
     n_per_class: int = 3000,
     beta: float = 3.0,
+    latent_dim: int = 16,
     cvae_epochs: int = 10,
     softmax_epochs: int = 10,
     seed: int = 0,
@@ -282,8 +303,8 @@ def generative_zsl_scores(
     """The whole recipe: fit a `FeatureCVAE` on the real seen features, synthesise
     `n_per_class` features of every unseen class, train a softmax on real + synthetic
     features and score `test_features`. Returns (test images × classes) logits, one column per
-    row of `class_semantics`. Notebook 09 chooses `n_per_class` on its validation split; the
-    other defaults (β, latent size 16, epochs) are fixed, not searched.
+    row of `class_semantics`. Notebook 09 chooses `n_per_class` and `beta` on each run's
+    validation split; the latent size `latent_dim` and the epochs are fixed, not searched.
     """
     table = _float_matrix(class_semantics, "class_semantics")
     x_real = _float_matrix(train_features, "train_features")
@@ -296,10 +317,11 @@ def generative_zsl_scores(
     unseen = np.asarray(list(unseen_classes))
     if overlap := sorted(set(y_real.tolist()) & set(unseen.tolist())):
         raise ValueError(f"unseen classes {overlap} have real training features")
-    cvae, _ = fit_feature_cvae(
+    cvae = _fitted_cvae(
         x_real,
         y_real,
         table,
+        latent_dim=latent_dim,
         epochs=cvae_epochs,
         beta=beta,
         seed=seed,

@@ -4,7 +4,8 @@ Notebook 04 introduces it step by step; later notebooks call it:
 
 - `validation_split`: a GZSL validation set carved from the seen classes only (Xian et al.
   2018): the `val_classes` play the unseen classes, and images of the other seen classes held
-  out by image content play the seen test images.
+  out by image content play the seen test images; `validation_class_sets` draws other sets
+  of seen classes to play unseen, one per run.
 - `train_backbone` and `image_features`: one image network per split, a `SmallCNN` softmax
   classifier trained on the seen classes' images; its hidden layer is the image feature every
   embedding method uses (as the benchmark's methods share ResNet-101 features).
@@ -19,8 +20,9 @@ Notebook 04 introduces it step by step; later notebooks call it:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import torch
@@ -34,6 +36,7 @@ from .zeroshot import ausuc, seen_unseen_curve
 __all__ = [
     "ValidationSplit",
     "validation_split",
+    "validation_class_sets",
     "xlsa17_validation_split",
     "per_class_validation_split",
     "BACKBONE",
@@ -65,26 +68,66 @@ def _image_digests(images: np.ndarray) -> np.ndarray:
     return np.array([hashlib.sha256(image.tobytes()).hexdigest() for image in images])
 
 
-def validation_split(data: AnimalsData, held_fraction: float = 0.2, seed: int = 0):
-    """Carve a GZSL validation split out of `data.train_loc` and `data.val_loc`.
+def validation_split(
+    data: AnimalsData,
+    held_fraction: float = 0.2,
+    seed: int = 0,
+    *,
+    val_classes: Sequence[int] | None = None,
+):
+    """Carve a GZSL validation split out of the seen classes' images (`data.trainval_loc`).
 
-    The classes of `data.val_classes` (never trained on here) act as unseen. Of the other seen
-    classes' training images, a `held_fraction` of the distinct images (grouped by content, so
-    exact duplicates stay on one side) is held out as the seen part of the validation set.
-    The real unseen classes and the test images are never touched. Introduced in notebook 04.
+    The classes of `data.val_classes`, or the seen classes `val_classes` if given (never
+    trained on here), act as unseen: all their training images are validation images. Of the
+    other seen classes' training images, a `held_fraction` of the distinct images (grouped by
+    content, so exact duplicates stay on one side) is held out as the seen part of the
+    validation set. The real unseen classes and the test images are never touched.
+    Introduced in notebook 04; notebook 09 rotates `val_classes` from run to run.
     """
     if not 0 < held_fraction < 1:
         raise ValueError(f"held_fraction must be between 0 and 1, got {held_fraction}")
-    digests = _image_digests(data.images[data.train_loc])
+    pseudo_unseen = _pseudo_unseen(data, val_classes)
+    trainval = np.asarray(data.trainval_loc)
+    is_pseudo_unseen = np.isin(data.labels[trainval], pseudo_unseen)
+    train_loc, val_loc = trainval[~is_pseudo_unseen], trainval[is_pseudo_unseen]
+    digests = _image_digests(data.images[train_loc])
     distinct = np.unique(digests)
     held_digests = distinct[np.random.default_rng(seed).random(len(distinct)) < held_fraction]
     held = np.isin(digests, held_digests)
     return ValidationSplit(
-        fit_loc=data.train_loc[~held],
-        val_loc=np.concatenate([data.train_loc[held], data.val_loc]),
-        seen_classes=np.setdiff1d(data.seen_classes, data.val_classes),
-        unseen_classes=np.asarray(data.val_classes),
+        fit_loc=train_loc[~held],
+        val_loc=np.concatenate([train_loc[held], val_loc]),
+        seen_classes=np.setdiff1d(data.seen_classes, pseudo_unseen),
+        unseen_classes=pseudo_unseen,
     )
+
+
+def _pseudo_unseen(data: AnimalsData, val_classes: Sequence[int] | None) -> np.ndarray:
+    """The sorted class ids that play unseen in a validation split, checked."""
+    if val_classes is None:
+        return np.sort(np.asarray(data.val_classes))
+    chosen = np.unique(np.asarray(val_classes, dtype=int))
+    if not len(chosen):
+        raise ValueError("val_classes is empty: name at least one seen class to play unseen")
+    if stray := sorted(set(chosen.tolist()) - set(np.asarray(data.seen_classes).tolist())):
+        raise ValueError(f"val_classes {stray} are not seen classes of split {data.split!r}")
+    if len(np.setdiff1d(data.seen_classes, chosen)) < 2:
+        raise ValueError("val_classes must leave at least two seen classes to train on")
+    return chosen
+
+
+def validation_class_sets(seen_classes: Sequence[int], n: int, size: int = 2, seed: int = 0):
+    """`n` different sets of `size` seen classes to play unseen in validation, drawn at random
+    (with `seed`) among all such sets: one per run, so that settings chosen on validation do
+    not all hinge on one set of pseudo-unseen classes. Returns a list of sorted id arrays."""
+    seen = np.sort(np.asarray(seen_classes, dtype=int))
+    if not 1 <= size <= len(seen) - 2:
+        raise ValueError(f"size must be between 1 and {len(seen) - 2} for {len(seen)} seen classes")
+    candidates = list(combinations(seen.tolist(), size))
+    if not 1 <= n <= len(candidates):
+        raise ValueError(f"n must be between 1 and {len(candidates)}, got {n}")
+    order = np.random.default_rng(seed).permutation(len(candidates))[:n]
+    return [np.array(candidates[i]) for i in order]
 
 
 def xlsa17_validation_split(data: Xlsa17Data, held_fraction: float = 0.2, seed: int = 0):
