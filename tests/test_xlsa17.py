@@ -303,6 +303,12 @@ def test_run_xlsa17_chooses_on_validation_and_tests_on_the_test_images(tmp_path)
     every_measure = {f"validation {k}" for k in ("ZSL", "U", "S", "H", "H+CS", "AUSUC")}
     assert every_measure <= set(result.search.columns) and "γ" in result.search
     assert row["seconds"] >= 0
+    assert result.test_scores == {}  # kept only when asked for
+    grid = benchmark.GridMethod(Spy(), ({"sign": 1.0},))
+    kept = benchmark.run_protocol(
+        *problems_of(data), data.attributes, {"spy": grid}, seed=1, keep_scores=True
+    )
+    assert kept.test_scores["spy"].shape == (len(test_images), len(data.attributes))
 
 
 def test_run_xlsa17_runs_every_default_method_end_to_end(tmp_path, one_thread):

@@ -33,7 +33,17 @@ from sklearn.preprocessing import StandardScaler
 from . import generative, protocol, text
 from .data import Xlsa17Data
 from .losses import hinge_rank_loss
-from .zeroshot import _matrix, conse_embed, dap_scores, eszsl_fit, eszsl_scores, signed_targets
+from .zeroshot import (
+    _matrix,
+    conse_embed,
+    dap_scores,
+    distance_scores,
+    eszsl_fit,
+    eszsl_scores,
+    ridge_embedding,
+    ridge_prototypes,
+    signed_targets,
+)
 
 __all__ = [
     "dap_attribute_probs",
@@ -42,8 +52,10 @@ __all__ = [
     "hinge_on_features",
     "conse_on_probs",
     "lit_on_features",
+    "dem_prototypes",
     "GridMethod",
     "XLSA17_METHODS",
+    "PROTOTYPE_METHODS",
     "Problem",
     "ProtocolResult",
     "run_protocol",
@@ -269,6 +281,57 @@ def lit_on_features(
         return (model.scale().cpu() * images @ classes.T).double().numpy()
 
 
+def dem_prototypes(
+    train_features,
+    train_labels,
+    class_table,
+    *,
+    weight_decay: float,
+    hidden: int = 128,
+    max_iter: int = 1000,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Visual prototypes from a small network, semantic → features (DEM, Zhang et al. CVPR
+    2017): f(s) = ReLU(s W₁ + b₁) W₂ + b₂, trained to minimise the mean over images of
+    ‖xᵢ − f(s_{yᵢ})‖² + `weight_decay` · (‖W₁‖² + ‖W₂‖²). That mean equals a count-weighted
+    loss on the class means plus a constant, so training runs full-batch on one row per class,
+    with L-BFGS until it converges (or `max_iter` iterations). DEM ends with a second ReLU;
+    we leave it out, so that no output unit can die in full-batch training. Returns f(s_c) for
+    every class (classes × dims). Introduced in notebook 09.
+    """
+    x, labels, _, table = _check_training(
+        train_features, train_labels, train_features, class_table, "class_table"
+    )
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be 0 or larger, got {weight_decay}")
+    classes, counts = np.unique(labels, return_counts=True)
+    means = np.stack([x[labels == c].mean(0) for c in classes])
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(table.shape[1], hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, x.shape[1]),
+    ).to(device)
+    s = torch.tensor(table[classes], dtype=torch.float32, device=device)
+    target = torch.tensor(means, dtype=torch.float32, device=device)
+    weight = torch.tensor(counts / counts.sum(), dtype=torch.float32, device=device)
+    optimiser = torch.optim.LBFGS(
+        net.parameters(), max_iter=max_iter, tolerance_change=1e-9, line_search_fn="strong_wolfe"
+    )
+
+    def loss():
+        optimiser.zero_grad()
+        fit = (weight * ((net(s) - target) ** 2).sum(1)).sum()
+        value = fit + weight_decay * sum((layer.weight**2).sum() for layer in (net[0], net[2]))
+        value.backward()
+        return value
+
+    optimiser.step(loss)
+    with torch.no_grad():
+        return net(torch.tensor(table, dtype=torch.float32, device=device)).cpu().double().numpy()
+
+
 @dataclass(frozen=True)
 class GridMethod:
     """A zero-shot method for `run_protocol` and the settings to search for it on validation.
@@ -359,6 +422,38 @@ def _cvae(
     )
 
 
+def _reverse_ridge(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, lam):
+    prototypes = ridge_prototypes(x_train, y_train, attributes, lam)
+    return distance_scores(x_eval, prototypes)
+
+
+def _forward_ridge(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, lam):
+    embedding = ridge_embedding(x_train, y_train, attributes, lam)
+    return distance_scores(np.asarray(x_eval, dtype=np.float64) @ embedding, attributes)
+
+
+def _dem(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, weight_decay):
+    prototypes = dem_prototypes(
+        x_train, y_train, attributes, weight_decay=weight_decay, seed=seed, device=device
+    )
+    return distance_scores(x_eval, prototypes)
+
+
+PROTOTYPE_METHODS: dict[str, GridMethod] = {
+    "forward ridge (image → semantic)": GridMethod(
+        _forward_ridge, tuple({"lam": 10.0**k} for k in range(-1, 5))
+    ),
+    "reverse ridge (semantic → image)": GridMethod(
+        _reverse_ridge, tuple({"lam": 10.0**k} for k in range(-3, 3))
+    ),
+    "DEM (semantic → image network)": GridMethod(
+        _dem, tuple({"weight_decay": 10.0**k} for k in range(-4, 0))
+    ),
+}
+"""Nearest-prototype methods by Euclidean distance, with their validation grids: the forward
+ridge map embeds images in the semantic space; the reverse ridge map (Shigeto et al. 2015) and
+DEM (Zhang et al. 2017) map class descriptions into the feature space. Notebook 09."""
+
 _POWERS = [10.0**k for k in range(-2, 5)]
 XLSA17_METHODS: dict[str, GridMethod] = {
     "DAP": GridMethod(_dap),
@@ -410,10 +505,12 @@ class ProtocolResult:
     """What `run_protocol` (or `run_xlsa17`) measured. `table`: one row per method (its chosen
     setting, the validation score that chose it, γ, then the test ZSL, U, S, H, U+CS, S+CS,
     H+CS, AUSUC, and the seconds the test run took to train and score); `search`: every
-    setting tried, with every validation measure (prefixed "validation ") and its γ."""
+    setting tried, with every validation measure (prefixed "validation ") and its γ;
+    `test_scores`: each method's test scores (images × classes), if they were asked for."""
 
     table: pd.DataFrame
     search: pd.DataFrame
+    test_scores: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def run_protocol(
@@ -425,6 +522,7 @@ def run_protocol(
     seed: int = 0,
     criterion: str = "AUSUC",
     device: torch.device | str = "cpu",
+    keep_scores: bool = False,
 ) -> ProtocolResult:
     """Xian et al.'s protocol (TPAMI 2018) for zero-shot methods on fixed features.
 
@@ -436,6 +534,7 @@ def run_protocol(
     3. Test: that setting retrained on `test` and evaluated there with that γ.
 
     `attributes`: the class table (one row per class id). No test image informs a choice.
+    With `keep_scores`, the result also holds every method's test scores (e.g. for hubness).
     """
     if not methods:
         raise ValueError("methods is empty: give at least one GridMethod")
@@ -459,7 +558,7 @@ def run_protocol(
         )
 
     v = validation
-    rows, searched = [], []
+    rows, searched, kept = [], [], {}
     for name, method in methods.items():
         best = None
         for setting in method.grid:
@@ -475,11 +574,15 @@ def run_protocol(
         start = time.perf_counter()
         test_scores = scores(test, method, setting)
         seconds = time.perf_counter() - start
+        if keep_scores:
+            kept[name] = test_scores
         row = protocol.evaluate(test_scores, test.y_eval, test.seen, test.unseen, gamma)
         chosen = {"setting": setting, f"validation {criterion}": value, "γ": gamma}
         rows.append({"method": name, **chosen, **row, "seconds": seconds})
     return ProtocolResult(
-        table=pd.DataFrame(rows).set_index("method"), search=pd.DataFrame(searched)
+        table=pd.DataFrame(rows).set_index("method"),
+        search=pd.DataFrame(searched),
+        test_scores=kept,
     )
 
 

@@ -34,6 +34,10 @@ __all__ = [
     "conse_embed",
     "project_onto_span",
     "span_share",
+    "ridge_prototypes",
+    "ridge_embedding",
+    "distance_scores",
+    "refine_prototypes",
     "DEFAULT_EPS",
 ]
 
@@ -408,3 +412,83 @@ def span_share(vectors, basis) -> np.ndarray:
     if (norms == 0).any():
         raise ValueError(f"vectors rows {np.flatnonzero(norms == 0).tolist()} are zero")
     return np.linalg.norm(project_onto_span(v, basis), axis=1) / norms
+
+
+def _labelled(features, labels, class_table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated float64 features (n × d), integer labels (n,) indexing `class_table`'s rows."""
+    x = _matrix(features, "features")
+    table = _matrix(class_table, "class_table")
+    y = np.asarray(labels)
+    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must hold one integer class id per row of features ({len(x)})")
+    if len(x) == 0 or y.min() < 0 or y.max() >= len(table):
+        raise ValueError(f"labels must be class ids 0..{len(table) - 1} (rows of class_table)")
+    return x, y, table
+
+
+def _check_lam(lam: float) -> None:
+    if not lam > 0:
+        raise ValueError(f"lam must be larger than 0, got {lam}")
+
+
+def ridge_prototypes(features, labels, class_table, lam: float) -> np.ndarray:
+    """Visual prototypes of every class, by ridge regression from the semantic space to the
+    feature space (the "reverse" direction of Shigeto et al., ECML 2015): W minimises
+    Σᵢ ‖xᵢ − s_{yᵢ} W‖² + lam ‖W‖², and class c's prototype is s_c W (classes × dims).
+    The per-image sum is computed through the class sums, so the cost does not grow with the
+    number of images. Introduced in notebook 09.
+    """
+    x, y, table = _labelled(features, labels, class_table)
+    _check_lam(lam)
+    classes, counts = np.unique(y, return_counts=True)
+    sums = np.stack([x[y == c].sum(0) for c in classes])
+    s = table[classes]
+    gram = s.T @ (counts[:, None] * s)  # Σᵢ s_{yᵢ}ᵀ s_{yᵢ}
+    w = np.linalg.solve(gram + lam * np.eye(len(gram)), s.T @ sums)
+    return table @ w
+
+
+def ridge_embedding(features, labels, class_table, lam: float) -> np.ndarray:
+    """The "forward" ridge map V from features to the semantic space: V minimises
+    Σᵢ ‖s_{yᵢ} − xᵢ V‖² + lam ‖V‖² (dims × semantic dims); an image x is embedded as x V and
+    compared with the class vectors. Introduced in notebook 09, as the contrast to
+    `ridge_prototypes`.
+    """
+    x, y, table = _labelled(features, labels, class_table)
+    _check_lam(lam)
+    return np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ table[y])
+
+
+def distance_scores(queries, points) -> np.ndarray:
+    """−‖q − p‖² for every query row and every point row (queries × points): higher is nearer,
+    so the scores plug into argmax, calibrated stacking and AUSUC. Introduced in notebook 09."""
+    q, p = _matrix(queries, "queries"), _matrix(points, "points")
+    if q.shape[1] != p.shape[1]:
+        raise ValueError(f"queries have {q.shape[1]} dimensions but points have {p.shape[1]}")
+    squared = (q**2).sum(1)[:, None] - 2 * q @ p.T + (p**2).sum(1)[None]
+    return -np.maximum(squared, 0.0)
+
+
+def refine_prototypes(features, prototypes, max_iter: int = 100):
+    """Transductive refinement: k-means (Lloyd's algorithm) on unlabelled `features`, started
+    from the given `prototypes` (one per class, e.g. an inductive method's unseen-class
+    prototypes), so that cluster k stays class k. A prototype that wins no image keeps its
+    place. Returns (refined prototypes, iterations run); it stops when no assignment changes.
+    Introduced in notebook 09.
+    """
+    x, centres = _matrix(features, "features"), _matrix(prototypes, "prototypes").copy()
+    if x.shape[1] != centres.shape[1] or len(x) == 0:
+        raise ValueError(
+            f"features ({x.shape}) must be non-empty with the prototypes' {centres.shape[1]} dims"
+        )
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+    assigned = None
+    for iteration in range(1, max_iter + 1):
+        nearest = distance_scores(x, centres).argmax(1)
+        if assigned is not None and np.array_equal(nearest, assigned):
+            return centres, iteration - 1
+        assigned = nearest
+        for k in np.unique(assigned):
+            centres[k] = x[assigned == k].mean(0)
+    return centres, max_iter
