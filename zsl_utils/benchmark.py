@@ -288,7 +288,7 @@ def dem_prototypes(
     *,
     weight_decay: float,
     hidden: int = 128,
-    max_iter: int = 1000,
+    max_iter: int = 200,
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
@@ -296,7 +296,8 @@ def dem_prototypes(
     2017): f(s) = ReLU(s W₁ + b₁) W₂ + b₂, trained to minimise the mean over images of
     ‖xᵢ − f(s_{yᵢ})‖² + `weight_decay` · (‖W₁‖² + ‖W₂‖²). That mean equals a count-weighted
     loss on the class means plus a constant, so training runs full-batch on one row per class,
-    with L-BFGS until it converges (or `max_iter` iterations). DEM ends with a second ReLU;
+    with L-BFGS until an iteration changes the objective by less than 1e-6 of its starting value
+    (or `max_iter` iterations). DEM ends with a second ReLU;
     we leave it out, so that no output unit can die in full-batch training. Returns f(s_c) for
     every class (classes × dims). Introduced in notebook 09.
     """
@@ -316,18 +317,26 @@ def dem_prototypes(
     s = torch.tensor(table[classes], dtype=torch.float32, device=device)
     target = torch.tensor(means, dtype=torch.float32, device=device)
     weight = torch.tensor(counts / counts.sum(), dtype=torch.float32, device=device)
-    optimiser = torch.optim.LBFGS(
-        net.parameters(), max_iter=max_iter, tolerance_change=1e-9, line_search_fn="strong_wolfe"
-    )
 
-    def loss():
-        optimiser.zero_grad()
+    def objective():
         fit = (weight * ((net(s) - target) ** 2).sum(1)).sum()
-        value = fit + weight_decay * sum((layer.weight**2).sum() for layer in (net[0], net[2]))
+        return fit + weight_decay * sum((layer.weight**2).sum() for layer in (net[0], net[2]))
+
+    def closure():
+        optimiser.zero_grad()
+        value = objective()
         value.backward()
         return value
 
-    optimiser.step(loss)
+    with torch.no_grad():
+        start = objective().item()  # the starting objective sets the scale of "no progress"
+    optimiser = torch.optim.LBFGS(
+        net.parameters(),
+        max_iter=max_iter,
+        tolerance_change=1e-6 * start,
+        line_search_fn="strong_wolfe",
+    )
+    optimiser.step(closure)
     with torch.no_grad():
         return net(torch.tensor(table, dtype=torch.float32, device=device)).cpu().double().numpy()
 
@@ -447,7 +456,7 @@ PROTOTYPE_METHODS: dict[str, GridMethod] = {
         _reverse_ridge, tuple({"lam": 10.0**k} for k in range(-3, 3))
     ),
     "DEM (semantic → image network)": GridMethod(
-        _dem, tuple({"weight_decay": 10.0**k} for k in range(-4, 0))
+        _dem, tuple({"weight_decay": 10.0**k} for k in range(-4, -1))
     ),
 }
 """Nearest-prototype methods by Euclidean distance, with their validation grids: the forward
