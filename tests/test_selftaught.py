@@ -88,6 +88,30 @@ def test_learn_filters_rejects_bad_input():
         st.learn_filters(patches, n_filters=0)
 
 
+def test_contrast_normalise_equalises_contrast_and_drops_flat_patches():
+    patches, _ = _edge_patches(10, seed=1)
+    patches = np.concatenate([patches, np.full((3, 5, 5), 0.4, np.float32)])  # 3 flat ones
+    rows = st.contrast_normalise(patches, eps=1e-6)
+    assert rows.shape == (10, 25) and rows.dtype == np.float64
+    assert np.allclose(rows.mean(axis=1), 0)
+    assert np.allclose(rows.std(axis=1), 1, atol=1e-3)  # every contrast ends at unit spread
+    faint = st.contrast_normalise(patches[:1] * 0.05, eps=1.0)  # eps damps faint patches
+    assert np.linalg.norm(faint) < 0.1 * np.linalg.norm(rows[0])
+    with pytest.raises(ValueError, match="eps"):
+        st.contrast_normalise(patches, eps=0)
+    with pytest.raises(ValueError, match="size, size"):
+        st.contrast_normalise(patches[:, :4])
+
+
+def test_fit_dictionary_stops_before_its_pass_limit_and_matches_learn_filters():
+    patches, _ = _edge_patches(600, seed=2)
+    learner = st.fit_dictionary(patches, n_filters=2, alpha=0.1, seed=0)
+    assert 0 < learner.n_iter_ < learner.max_iter  # stopped by its rule, not the limit
+    assert learner.n_steps_ > 1
+    filters = st.learn_filters(patches, n_filters=2, alpha=0.1, seed=0)
+    assert np.array_equal(filters, learner.components_.reshape(2, 5, 5).astype(np.float32))
+
+
 def test_random_filters_have_zero_mean_and_unit_norm():
     filters = st.random_filters(6, 3, seed=0)
     assert filters.shape == (6, 3, 3) and filters.dtype == np.float32
@@ -178,3 +202,71 @@ def test_natural_patches_decode_the_photographs_once_and_return_own_copies():
     first[:] = 0  # the caller's patches are its own; the shared photographs stay unchanged
     assert np.array_equal(st.natural_patches(5, size=7, seed=1), st.natural_patches(5, 7, 1))
     assert st.natural_patches(5, size=7, seed=0).any()
+
+
+def test_filter_bank_builds_each_source_like_the_functions_it_wraps():
+    images = np.random.default_rng(0).uniform(size=(4, 12, 12)).astype(np.float32)
+    random = st.filter_bank("random", 3, 5, seed=2)
+    assert np.array_equal(random, st.random_filters(3, 5, seed=2))
+    photos = st.filter_bank("photographs", 3, 5, seed=2, n_patches=200)
+    assert np.array_equal(photos, st.learn_filters(st.natural_patches(200, 5, seed=2), 3, seed=2))
+    learned = st.filter_bank("images", 3, 5, seed=2, n_patches=200, images=images)
+    assert learned.shape == (3, 5, 5)
+    assert np.array_equal(
+        learned, st.learn_filters(st.random_patches(images, 200, 5, seed=2), 3, seed=2)
+    )
+
+
+def test_filter_bank_rejects_bad_input():
+    images = np.zeros((2, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="unknown source"):
+        st.filter_bank("noise", 3, 5)
+    with pytest.raises(ValueError, match="images are needed"):
+        st.filter_bank("images", 3, 5)
+    with pytest.raises(ValueError, match="images are needed"):
+        st.filter_bank("random", 3, 5, images=images)
+
+
+def test_cluster_quality_is_one_for_separated_groups_and_near_zero_for_shuffled_labels():
+    features, labels = _two_blobs(40, seed=0)
+    features[labels == 1] += 10  # two far-apart groups: k-means finds them exactly
+    assert st.cluster_quality(features, labels, 2, seed=0) == {"NMI": 1.0, "ARI": 1.0}
+    renamed = st.cluster_quality(features, 1 - labels, 2, seed=0)
+    assert renamed == {"NMI": 1.0, "ARI": 1.0}  # cluster numbers do not matter
+    shuffled = np.random.default_rng(1).permutation(labels)
+    scores = st.cluster_quality(features, shuffled, 2, seed=0)
+    assert scores["NMI"] < 0.1 and abs(scores["ARI"]) < 0.1
+
+
+def test_cluster_quality_matches_sklearn_and_is_deterministic():
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(60, 3)), rng.integers(3, size=60)
+    clusters = KMeans(3, n_init=4, random_state=5).fit_predict(features)
+    expected = {
+        "NMI": normalized_mutual_info_score(labels, clusters),
+        "ARI": adjusted_rand_score(labels, clusters),
+    }
+    scores = st.cluster_quality(features, labels, 3, seed=5, n_init=4)
+    assert scores == pytest.approx(expected)
+    assert scores == st.cluster_quality(features, labels, 3, seed=5, n_init=4)
+
+
+def test_cluster_quality_rejects_bad_input():
+    features, labels = _two_blobs(5, seed=0)
+    with pytest.raises(ValueError, match="one label per row"):
+        st.cluster_quality(features, labels[:-1], 2)
+    with pytest.raises(ValueError, match="one label per row"):
+        st.cluster_quality(features[:, 0], labels, 2)
+    bad = features.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        st.cluster_quality(bad, labels, 2)
+    with pytest.raises(ValueError, match="n_clusters must be"):
+        st.cluster_quality(features, labels, 0)
+    with pytest.raises(ValueError, match="more than the 10 samples"):
+        st.cluster_quality(features, labels, 11)
+    with pytest.raises(ValueError, match="seed"):
+        st.cluster_quality(features, labels, 2, seed=-1)

@@ -15,7 +15,7 @@ import re
 
 __all__ = ["METHODS", "map_markdown", "with_map"]
 
-NOTEBOOKS = tuple(range(11))
+NOTEBOOKS = tuple(range(12))
 
 ROWS = ("source data labelled", "source data unlabelled")
 COLUMNS = ("target data labelled", "target data unlabelled")
@@ -33,19 +33,20 @@ METHODS: dict[tuple[str, str], list[tuple[str, tuple[int, ...]]]] = {
         ("ConSE", (6,)),
         ("CLIP-style contrastive training", (7,)),
         ("zero-shot translation", (8,)),
-        ("the zero-shot leaderboard, generative zero-shot learning", (9,)),
+        ("the zero-shot leaderboard, generative ZSL, visual prototypes, transductive ZSL", (9,)),
         ("the leaderboard at scale: 100 unseen Hangul syllables", (10,)),
     ],
     ("source data unlabelled", "target data labelled"): [
-        ("self-taught learning", (9,)),
+        ("self-taught learning", (11,)),
     ],
     ("source data unlabelled", "target data unlabelled"): [
-        ("self-taught clustering", ()),
+        ("self-taught clustering", (11,)),
     ],
 }
 
+
 def _check_notebook(notebook) -> int:
-    """The notebook number of `notebook` (0..10, "03", "03_domain_adversarial", ...)."""
+    """The notebook number of `notebook` (0..11, "03", "03_domain_adversarial", ...)."""
     valid = ", ".join(f"{n:02d}" for n in NOTEBOOKS)
     number = None
     if isinstance(notebook, int) and not isinstance(notebook, bool):

@@ -1,33 +1,47 @@
-"""Self-taught learning: features learned from unlabelled, unrelated images (Raina et al. 2007).
+"""Self-taught learning and clustering: features learned from unlabelled, unrelated images.
 
-Introduced in notebook 09, for the lecture's last quadrant: the source data are unlabelled
-and need not share the target's classes (natural photographs, or other animals), the target
-has a few labels. As Raina et al. did, we learn sparse-coding bases from small patches of the
-unlabelled images (`learn_filters`, scikit-learn's `MiniBatchDictionaryLearning`), then
-describe every target image by how strongly each basis responds in each region of the image
-(`filter_features`: convolution, sign split, average pooling), and train a logistic
-regression on a few labelled target images (`few_label_accuracy`). `random_filters` is the
-control: the same feature pipeline with filters nobody learned.
+Introduced in notebook 11, for the lecture's bottom row: the source data are unlabelled and
+need not share the target's classes (natural photographs, or other animals). In self-taught
+learning (Raina et al. 2007) the target has a few labels; in self-taught clustering (Dai et al.
+2008) it has none. As Raina et al. did, we learn sparse-coding bases from small patches of the
+unlabelled images (`contrast_normalise`, `fit_dictionary`, `learn_filters`: scikit-learn's
+`MiniBatchDictionaryLearning`, trained until its objective stops improving). Unlike Raina et
+al., whose features were the sparse codes themselves, we describe every target image by its
+linear filter responses, split by sign and averaged over regions (`filter_features`), the
+cheap encoder of Coates and Ng (2011); then a logistic regression is trained on a few
+labelled target images (`few_label_accuracy`). `random_filters` is the
+control: the same feature pipeline with filters nobody learned; `filter_bank` builds any of the
+three banks. Without target labels, `cluster_quality` groups the target images by k-means in a
+feature space and scores the groups against the hidden classes (NMI, ARI).
 """
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
 import torch
+from sklearn.cluster import KMeans
 from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from .data import sample_per_class
 
 __all__ = [
     "random_patches",
     "natural_patches",
+    "contrast_normalise",
+    "fit_dictionary",
     "learn_filters",
     "random_filters",
+    "FILTER_SOURCES",
+    "filter_bank",
     "filter_features",
     "few_label_accuracy",
+    "cluster_quality",
 ]
 
 
@@ -104,32 +118,71 @@ def natural_patches(n: int, size: int = 28, seed: int = 0) -> np.ndarray:
     return random_patches(_grey_photos(), n, size, seed)
 
 
+def contrast_normalise(patches: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+    """Patches (n, size, size) as float64 rows (m, size²): mean removed, divided by
+    sqrt(variance + `eps`), flat patches (norm under 1e-2 after mean removal) dropped.
+
+    The per-patch contrast normalisation of Coates and Ng: faint and strong edges get about
+    the same scale (a full-contrast patch has norm near size), so one sparsity penalty suits
+    photographs and silhouettes alike; `eps` keeps faint noise from being blown up.
+    """
+    patches = np.asarray(patches)
+    if patches.ndim != 3 or patches.shape[1] != patches.shape[2]:
+        raise ValueError(f"patches must have shape (n, size, size), got {patches.shape}")
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    flat = patches.reshape(len(patches), -1).astype(np.float64)
+    flat = flat - flat.mean(axis=1, keepdims=True)
+    flat = flat[np.linalg.norm(flat, axis=1) > 1e-2]
+    return flat / np.sqrt(flat.var(axis=1, keepdims=True) + eps)
+
+
+def fit_dictionary(
+    patches: np.ndarray, n_filters: int = 16, alpha: float = 1.0, seed: int = 0
+) -> MiniBatchDictionaryLearning:
+    """scikit-learn's `MiniBatchDictionaryLearning` fitted to the contrast-normalised
+    `patches` (n, size, size) with L1 penalty `alpha`, until converged.
+
+    Minibatches of 256; training stops when the objective has not improved for 10
+    minibatches or the dictionary changes by under 1e-3 (at most 100 passes). The fitted
+    learner's `n_steps_` and `n_iter_` say how long it took. No labels are used. The codes of
+    each minibatch are solved only approximately (their warnings are silenced): the stopping
+    rule above is on the whole objective.
+    """
+    _check_count("n_filters", n_filters)
+    _check_seed(seed)
+    if not alpha > 0:
+        raise ValueError(f"alpha must be positive, got {alpha}")
+    flat = contrast_normalise(patches)
+    if len(flat) < n_filters:
+        raise ValueError(f"only {len(flat)} patches are not flat, fewer than n_filters={n_filters}")
+    learner = MiniBatchDictionaryLearning(
+        n_filters,
+        alpha=alpha,
+        batch_size=256,
+        max_iter=100,
+        tol=1e-3,
+        max_no_improvement=10,
+        fit_algorithm="cd",
+        transform_algorithm="lasso_cd",
+        transform_alpha=alpha,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return learner.fit(flat)
+
+
 def learn_filters(
     patches: np.ndarray, n_filters: int = 16, alpha: float = 1.0, seed: int = 0
 ) -> np.ndarray:
     """Sparse-coding bases of `patches` (n, size, size): (n_filters, size, size), unit norm.
 
-    Each patch's mean brightness is removed first (the bases code edges and shapes, not
-    brightness) and flat patches are dropped; then scikit-learn's `MiniBatchDictionaryLearning`
-    makes one pass over them with L1 penalty `alpha`. No labels are used.
+    The dictionary of `fit_dictionary` (contrast-normalised patches, trained to convergence
+    with L1 penalty `alpha`), as filters.
     """
-    patches = np.asarray(patches)
-    if patches.ndim != 3 or patches.shape[1] != patches.shape[2]:
-        raise ValueError(f"patches must have shape (n, size, size), got {patches.shape}")
-    _check_count("n_filters", n_filters)
-    _check_seed(seed)
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha}")
-    flat = patches.reshape(len(patches), -1).astype(np.float64)
-    flat = flat - flat.mean(axis=1, keepdims=True)
-    flat = flat[np.linalg.norm(flat, axis=1) > 1e-2]
-    if len(flat) < n_filters:
-        raise ValueError(f"only {len(flat)} patches are not flat, fewer than n_filters={n_filters}")
-    learner = MiniBatchDictionaryLearning(
-        n_filters, alpha=alpha, batch_size=256, max_iter=1, random_state=seed
-    )
-    bases = learner.fit(flat).components_
-    return bases.reshape(n_filters, *patches.shape[1:]).astype(np.float32)
+    bases = fit_dictionary(patches, n_filters, alpha, seed).components_
+    return bases.reshape(n_filters, *np.shape(patches)[1:]).astype(np.float32)
 
 
 def random_filters(n_filters: int, size: int, seed: int = 0) -> np.ndarray:
@@ -142,6 +195,37 @@ def random_filters(n_filters: int, size: int, seed: int = 0) -> np.ndarray:
     filters -= filters.mean(axis=1, keepdims=True)
     filters /= np.linalg.norm(filters, axis=1, keepdims=True)
     return filters.reshape(n_filters, size, size).astype(np.float32)
+
+
+FILTER_SOURCES = ("random", "photographs", "images")
+
+
+def filter_bank(
+    source: str,
+    n_filters: int,
+    size: int,
+    seed: int = 0,
+    n_patches: int = 3000,
+    images=None,
+    alpha: float = 1.0,
+) -> np.ndarray:
+    """One bank of `n_filters` filters (n_filters, size, size) from one of `FILTER_SOURCES`.
+
+    "random": `random_filters` (the control); "photographs": `learn_filters` on `n_patches`
+    patches of scikit-learn's photographs; "images": `learn_filters` on `n_patches` patches of
+    the unlabelled `images` (needed for this source only). Introduced in notebook 11.
+    """
+    if source not in FILTER_SOURCES:
+        raise ValueError(f"unknown source {source!r}; choose one of {FILTER_SOURCES}")
+    if (images is None) != (source != "images"):
+        raise ValueError('images are needed for source "images" and for it only')
+    if source == "random":
+        return random_filters(n_filters, size, seed)
+    if source == "photographs":
+        patches = natural_patches(n_patches, size, seed)
+    else:
+        patches = random_patches(images, n_patches, size, seed)
+    return learn_filters(patches, n_filters, alpha, seed)
 
 
 def filter_features(images, filters: np.ndarray, grid: int = 4) -> np.ndarray:
@@ -182,7 +266,7 @@ def few_label_accuracy(
     """Test accuracy of a logistic regression trained on `n_per_class` random labelled
     examples of every class, drawn from (`train_features`, `train_labels`) with `seed`.
 
-    The few-label target task of notebook 09; `C` is scikit-learn's inverse L2 strength.
+    The few-label target task of notebook 11; `C` is scikit-learn's inverse L2 strength.
     """
     train_features, test_features = np.asarray(train_features), np.asarray(test_features)
     train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
@@ -208,3 +292,34 @@ def few_label_accuracy(
     classifier = LogisticRegression(C=C, max_iter=2000)
     classifier.fit(train_features[chosen], train_labels[chosen])
     return float((classifier.predict(test_features) == test_labels).mean())
+
+
+def cluster_quality(features, labels, n_clusters: int, seed: int = 0, n_init: int = 10) -> dict:
+    """How well k-means groups of `features` (n, d) match the hidden `labels` (n,).
+
+    The features are clustered as they are (no label is read) by scikit-learn's `KMeans` with
+    `n_clusters` clusters and `n_init` restarts from `seed` (the run with the lowest
+    within-cluster sum of squares is kept); then the clusters are compared with `labels`:
+    {"NMI": normalised mutual information (arithmetic mean of the two entropies),
+    "ARI": adjusted Rand index}. Both are 1 for a perfect match and invariant to how the
+    clusters are numbered; ARI is 0 on average for a random grouping. Introduced in
+    notebook 11.
+    """
+    features, labels = np.asarray(features), np.asarray(labels)
+    if features.ndim != 2 or labels.shape != (len(features),):
+        raise ValueError(
+            f"need features (n, d) and one label per row, got {features.shape} and {labels.shape}"
+        )
+    if not np.isfinite(features).all():
+        raise ValueError("features contain NaN or infinite values")
+    _check_count("n_clusters", n_clusters)
+    _check_count("n_init", n_init)
+    _check_seed(seed)
+    if n_clusters > len(features):
+        raise ValueError(f"n_clusters={n_clusters} is more than the {len(features)} samples")
+    kmeans = KMeans(n_clusters, n_init=n_init, random_state=seed)
+    clusters = kmeans.fit_predict(features.astype(np.float64))
+    return {
+        "NMI": float(normalized_mutual_info_score(labels, clusters)),
+        "ARI": float(adjusted_rand_score(labels, clusters)),
+    }
