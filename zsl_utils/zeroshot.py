@@ -268,7 +268,7 @@ def _ridge_inverse_times(gram: np.ndarray, reg: float, rhs: np.ndarray, name: st
     try:
         return np.linalg.solve(gram + reg * np.eye(len(gram)), rhs)
     except np.linalg.LinAlgError as err:
-        raise ValueError(f"the ESZSL system is singular: make {name} larger than 0") from err
+        raise ValueError(f"the ridge system is singular: make {name} larger than 0") from err
 
 
 def signed_targets(labels, classes) -> np.ndarray:
@@ -444,8 +444,7 @@ def ridge_prototypes(features, labels, class_table, lam: float) -> np.ndarray:
     sums = np.stack([x[y == c].sum(0) for c in classes])
     s = table[classes]
     gram = s.T @ (counts[:, None] * s)  # Σᵢ s_{yᵢ}ᵀ s_{yᵢ}
-    w = np.linalg.solve(gram + lam * np.eye(len(gram)), s.T @ sums)
-    return table @ w
+    return table @ _ridge_inverse_times(gram, lam, s.T @ sums, "lam")
 
 
 def ridge_embedding(features, labels, class_table, lam: float) -> np.ndarray:
@@ -456,7 +455,7 @@ def ridge_embedding(features, labels, class_table, lam: float) -> np.ndarray:
     """
     x, y, table = _labelled(features, labels, class_table)
     _check_lam(lam)
-    return np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ table[y])
+    return _ridge_inverse_times(x.T @ x, lam, x.T @ table[y], "lam")
 
 
 def distance_scores(queries, points) -> np.ndarray:
