@@ -108,3 +108,46 @@ def test_prototype_methods_rank_the_unseen_class_first_on_its_images(name):
     assert scores.shape == (len(x_unseen), 4)
     zsl = scores[:, [3, 0]].argmax(1)  # the unseen class against one seen class
     assert (zsl == 0).mean() > 0.5
+
+
+def clustered_problem(shift=0.0, seed=0):
+    """Six classes with random descriptions: 0-3 seen, 4-5 unseen; features a linear map of
+    the description plus little noise; the unseen test images moved by `shift`."""
+    rng = np.random.default_rng(seed)
+    table = rng.normal(size=(6, 4))
+    w = rng.normal(size=(4, 8))
+
+    def draw(classes, n):
+        labels = np.repeat(classes, n)
+        return table[labels] @ w + 0.05 * rng.normal(size=(len(labels), 8)), labels
+
+    x_train, y_train = draw([0, 1, 2, 3], 40)
+    x_eval, y_eval = draw([4, 5], 40)
+    problem = benchmark.Problem(x_train, y_train, np.arange(4), np.array([4, 5]),
+                                x_eval + shift, y_eval)  # fmt: skip
+    return problem, table
+
+
+def test_transductive_zsl_composes_ridge_prototypes_and_k_means():
+    problem, table = clustered_problem(shift=0.5)
+    result = benchmark.transductive_zsl(problem, table, lam=0.1)
+    start = zeroshot.ridge_prototypes(problem.x_train, problem.y_train, table, 0.1)[[4, 5]]
+    refined, iterations = zeroshot.refine_prototypes(problem.x_eval, start)
+    pick = np.array([4, 5])[zeroshot.distance_scores(problem.x_eval, refined).argmax(1)]
+    assert result["transductive"] == pytest.approx((pick == problem.y_eval).mean())
+    assert result["k-means iterations"] == iterations
+    assert set(result) == {"inductive", "transductive", "k-means iterations"}
+
+
+def test_transductive_zsl_finds_two_clean_clusters():
+    problem, table = clustered_problem(shift=0.0)
+    result = benchmark.transductive_zsl(problem, table, lam=0.01)
+    assert result["transductive"] == 1.0 and result["inductive"] > 0.5
+
+
+def test_transductive_zsl_needs_unseen_evaluation_images():
+    problem, table = clustered_problem()
+    seen_only = benchmark.Problem(problem.x_train, problem.y_train, problem.seen, problem.unseen,
+                                  problem.x_train, problem.y_train)  # fmt: skip
+    with pytest.raises(ValueError, match="no evaluation images of unseen classes"):
+        benchmark.transductive_zsl(seen_only, table, lam=0.1)

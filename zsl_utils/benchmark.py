@@ -33,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from . import generative, protocol, text
 from .data import Xlsa17Data
 from .losses import hinge_rank_loss
+from .metrics import per_class_accuracy
 from .zeroshot import (
     _matrix,
     conse_embed,
@@ -40,6 +41,7 @@ from .zeroshot import (
     distance_scores,
     eszsl_fit,
     eszsl_scores,
+    refine_prototypes,
     ridge_embedding,
     ridge_prototypes,
     signed_targets,
@@ -60,6 +62,7 @@ __all__ = [
     "ProtocolResult",
     "run_protocol",
     "run_xlsa17",
+    "transductive_zsl",
 ]
 
 
@@ -635,3 +638,24 @@ def run_xlsa17(
         criterion=criterion,
         device=device,
     )
+
+
+def transductive_zsl(problem: Problem, class_table, lam: float) -> dict[str, float]:
+    """ZSL accuracy (per class, among the unseen classes) of the reverse ridge's unseen-class
+    prototypes (`zeroshot.ridge_prototypes` with `lam`) on `problem`'s evaluation images of
+    unseen classes: "inductive" as they are, "transductive" after k-means on those images,
+    unlabelled, started from them (`zeroshot.refine_prototypes`); and the "k-means iterations"
+    it ran. The evaluation labels are read only to score. Notebooks 09 and 10.
+    """
+    is_unseen = np.isin(problem.y_eval, problem.unseen)
+    if not is_unseen.any():
+        raise ValueError("the problem has no evaluation images of unseen classes")
+    x, y = problem.x_eval[is_unseen], problem.y_eval[is_unseen]
+    start = ridge_prototypes(problem.x_train, problem.y_train, class_table, lam)[problem.unseen]
+    refined, iterations = refine_prototypes(x, start)
+    accuracy = {
+        stage: per_class_accuracy(y, problem.unseen[distance_scores(x, centres).argmax(1)],
+                                  problem.unseen)
+        for stage, centres in (("inductive", start), ("transductive", refined))
+    }  # fmt: skip
+    return {**accuracy, "k-means iterations": float(iterations)}
