@@ -193,14 +193,14 @@ def test_generative_zsl_scores_fits_the_cvae_once_per_search_over_the_number(mon
         return original(*args, **kwargs)
 
     monkeypatch.setattr(gen, "fit_feature_cvae", counted)
-    gen._LAST_CVAE.clear()
+    gen._LAST_GENERATOR.clear()
     settings = {"cvae_epochs": 1, "softmax_epochs": 1, "seed": 2}
     few = gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=5, **settings)
     gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=50, **settings)
     assert fits == [3.0]  # one fit for both numbers of synthetic features
     gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=5, beta=1.0, **settings)
     assert fits == [3.0, 1.0]  # another β: a new fit
-    gen._LAST_CVAE.clear()
+    gen._LAST_GENERATOR.clear()
     again = gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], n_per_class=5, **settings)
     assert np.allclose(few, again, atol=1e-6)  # the kept model is the one a new fit gives
 
@@ -241,3 +241,129 @@ def test_read_only_inputs_are_accepted_without_a_warning():
         warnings.simplefilter("error")
         cvae, _ = gen.fit_feature_cvae(x, y, SEMANTICS, epochs=1, seed=0, progress=False)
     assert cvae.feature_dim == x.shape[1]
+
+
+@pytest.fixture(scope="module")
+def toy_wgan():
+    x, y = toy_features(50)
+    return gen.fit_feature_wgan(
+        x,
+        y,
+        SEMANTICS,
+        hidden=32,
+        noise_dim=2,
+        epochs=30,
+        lr=3e-3,
+        batch_size=20,
+        classifier_epochs=20,
+        progress=False,
+    )
+
+
+def test_feature_wgan_shapes_and_non_negative_output():
+    model = gen.FeatureWGAN(feature_dim=5, semantic_dim=3, noise_dim=2, hidden=8)
+    assert model.latent_dim == 2 and model.semantic_dim == 3
+    generated = model.generate(torch.randn(4, 2), torch.rand(4, 3))
+    assert generated.shape == (4, 5) and (generated >= 0).all()
+    assert model.critic_score(torch.rand(4, 5), torch.rand(4, 3)).shape == (4,)
+    with pytest.raises(ValueError, match="noise_dim"):
+        gen.FeatureWGAN(feature_dim=5, semantic_dim=3, noise_dim=0)
+
+
+def test_gradient_penalty_of_a_linear_critic_is_known_in_closed_form():
+    w = torch.tensor([0.6, 0.8, 2.0])  # D(x, a) = w · x has gradient w everywhere: ‖w‖² = 4.64
+    real, fake, a = torch.rand(6, 3), torch.rand(6, 3), torch.rand(6, 2)
+    penalty = gen.gradient_penalty(
+        lambda x, a: x @ w, real, fake, a, torch.Generator().manual_seed(0)
+    )
+    torch.testing.assert_close(penalty, (w.norm() - 1) ** 2)
+    unit = gen.gradient_penalty(lambda x, a: x[:, 0], real, fake, a, torch.Generator())
+    assert unit.item() == pytest.approx(0.0, abs=1e-12)  # a 1-Lipschitz slope costs nothing
+    w.requires_grad_(True)
+    gen.gradient_penalty(lambda x, a: x @ w, real, fake, a, torch.Generator()).backward()
+    torch.testing.assert_close(w.grad, 2 * (w.norm() - 1) * w / w.norm())  # it trains D
+
+
+def test_gradient_penalty_interpolates_between_real_and_fake():
+    seen = []
+
+    def critic(x, a):
+        seen.append(x.detach())
+        return x.sum(1)
+
+    real, fake = torch.ones(4, 2), torch.zeros(4, 2)
+    gen.gradient_penalty(critic, real, fake, None, torch.Generator().manual_seed(3))
+    epsilon = torch.rand(4, 1, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(seen[0], epsilon.expand(4, 2))  # ε · 1 + (1 − ε) · 0
+    with pytest.raises(ValueError, match="same shape"):
+        gen.gradient_penalty(critic, real, fake[:3], None, torch.Generator())
+
+
+def test_fit_feature_wgan_learns_the_class_means(toy_wgan):
+    model, history = toy_wgan
+    assert isinstance(model, gen.FeatureWGAN) and not model.training
+    assert set(history) == {"critic", "gp", "generator", "cls", "wasserstein"}
+    assert all(len(values) == 30 for values in history.values())
+    assert history["wasserstein"] == [-value for value in history["critic"]]
+    features, labels = gen.synthesize(model, SEMANTICS, [0, 1], n_per_class=300, seed=1)
+    assert features.shape == (600, 4) and (features >= 0).all()
+    for c in (0, 1):
+        mean = features[labels == c].mean(axis=0)
+        assert np.linalg.norm(mean - MEANS[c]) < np.linalg.norm(mean - MEANS[1 - c])
+
+
+def test_fit_feature_wgan_is_deterministic_given_a_seed():
+    x, y = toy_features(20)
+    kwargs = {"hidden": 8, "noise_dim": 2, "epochs": 2, "batch_size": 16, "progress": False}
+    (a, history_a), (b, history_b) = (
+        gen.fit_feature_wgan(x, y, SEMANTICS, seed=5, **kwargs) for _ in range(2)
+    )
+    assert history_a == history_b
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    c, _ = gen.fit_feature_wgan(x, y, SEMANTICS, seed=6, **kwargs)
+    assert not torch.equal(a.generator[0].weight, c.generator[0].weight)
+
+
+def test_fit_feature_wgan_rejects_bad_input():
+    x, y = toy_features(5)
+    with pytest.raises(ValueError, match="one class id per sample"):
+        gen.fit_feature_wgan(x, y[:-1], SEMANTICS, progress=False)
+    with pytest.raises(ValueError, match="non-negative"):
+        gen.fit_feature_wgan(x - 10, y, SEMANTICS, progress=False)
+    with pytest.raises(ValueError, match="all zero"):
+        gen.fit_feature_wgan(np.zeros_like(x), y, SEMANTICS, progress=False)
+    for bad in ({"gp_weight": -1.0}, {"cls_weight": float("nan")}, {"critic_steps": 0},
+                {"epochs": 0}, {"classifier_epochs": 0}):  # fmt: skip
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            gen.fit_feature_wgan(x, y, SEMANTICS, progress=False, **bad)
+
+
+def test_synthesize_accepts_a_wgan_and_names_both_models_when_refusing(toy_wgan):
+    model, _ = toy_wgan
+    first, labels = gen.synthesize(model, SEMANTICS, [2], 10, seed=3)
+    assert first.shape == (10, 4) and labels.tolist() == [2] * 10
+    assert np.array_equal(first, gen.synthesize(model, SEMANTICS, [2], 10, seed=3)[0])
+    with pytest.raises(TypeError, match="FeatureCVAE or a FeatureWGAN, got Linear"):
+        gen.synthesize(torch.nn.Linear(2, 2), SEMANTICS, [0], 5)
+
+
+def test_generative_zsl_scores_with_the_wgan(monkeypatch):
+    x, y = toy_features(20)
+    fits = []
+    original = gen.fit_feature_wgan
+
+    def counted(*args, **kwargs):
+        fits.append(kwargs["cls_weight"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "fit_feature_wgan", counted)
+    gen._LAST_GENERATOR.clear()
+    settings = {"generator": "wgan", "wgan_epochs": 1, "softmax_epochs": 1, "seed": 2}
+    scores = gen.generative_zsl_scores(x, y, x[:5], SEMANTICS, [2], n_per_class=5, **settings)
+    assert scores.shape == (5, 3) and scores.dtype == np.float64
+    gen.generative_zsl_scores(x, y, x[:5], SEMANTICS, [2], n_per_class=9, **settings)
+    assert fits == [0.01]  # one fit for both numbers of synthetic features
+    gen.generative_zsl_scores(x, y, x[:5], SEMANTICS, [2], cls_weight=0.1, **settings)
+    assert fits == [0.01, 0.1]
+    with pytest.raises(ValueError, match="generator must be 'cvae' or 'wgan', got 'vae'"):
+        gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], generator="vae")

@@ -1,23 +1,25 @@
 """Generative zero-shot learning: synthesise image features of unseen classes, then classify.
 
 Introduced in notebook 09. A conditional variational autoencoder over image *features*
-(closest to CVAE-ZSL, Mishra et al. 2018; feature generation is also the idea of f-CLSWGAN,
-Xian et al. CVPR 2018, with a GAN) learns p(x | a) from the seen classes: the encoder maps a
-feature x and its class's semantic vector a to q(z | x, a), the decoder maps (z, a) back to x.
-Decoding random z with an unseen class's a gives synthetic features of a class that has no
-images. A plain softmax classifier over seen + unseen classes, trained on real seen features
-and synthetic unseen ones, then gives the unseen classes training examples of their own; how
-much of generalized ZSL's seen-class bias that removes is measured in notebook 09 (not all).
+(closest to CVAE-ZSL, Mishra et al. 2018) learns p(x | a) from the seen classes: the encoder
+maps a feature x and its class's semantic vector a to q(z | x, a), the decoder maps (z, a)
+back to x. Decoding random z with an unseen class's a gives synthetic features of a class that
+has no images. f-CLSWGAN (Xian et al., CVPR 2018) learns the same p(x | a) with a conditional
+Wasserstein GAN instead: a generator G(z, a), a critic D(x, a) with a gradient penalty, and a
+frozen softmax that asks G for features of the right class. A plain softmax classifier over
+seen + unseen classes, trained on real seen features and synthetic unseen ones, then gives the
+unseen classes training examples of their own; how much of generalized ZSL's seen-class bias
+that removes is measured in notebook 09 (not all).
 
 Features are the backbone's ReLU outputs (`protocol.image_features`), so they are
-non-negative: the model divides them by one scale (their mean, so non-negativity survives)
-and its decoder ends in a ReLU.
+non-negative: both models divide them by one scale (their mean, so non-negativity survives)
+and their decoder or generator ends in a ReLU.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -30,6 +32,9 @@ __all__ = [
     "FeatureCVAE",
     "cvae_loss",
     "fit_feature_cvae",
+    "FeatureWGAN",
+    "gradient_penalty",
+    "fit_feature_wgan",
     "synthesize",
     "fit_softmax",
     "generative_zsl_scores",
@@ -113,6 +118,23 @@ def _positive_int(value, name: str) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def _non_negative_number(value, name: str) -> None:
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+
+def _seen_data(features, labels, class_semantics):
+    """Checked (features, labels, class_semantics) tensors for fitting a feature generator."""
+    x = _float_matrix(features, "features")
+    table = _float_matrix(class_semantics, "class_semantics")
+    y = _class_labels(labels, len(table), len(x))
+    if x.min() < 0:
+        raise ValueError("features must be non-negative (the backbone's ReLU outputs)")
+    if float(x.mean()) == 0:
+        raise ValueError("features are all zero: there is nothing to model")
+    return x, y, table
+
+
 def cvae_loss(
     model: FeatureCVAE, x: torch.Tensor, a: torch.Tensor, noise: torch.Tensor, beta: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -157,17 +179,10 @@ def fit_feature_cvae(
     features divided by their mean) + `beta` · KL(q(z | x, a) ‖ N(0, I)); Adam. Returns the
     model in eval mode and the mean "loss", "reconstruction" and "kl" of every epoch.
     """
-    x = _float_matrix(features, "features")
-    table = _float_matrix(class_semantics, "class_semantics")
-    y = _class_labels(labels, len(table), len(x))
-    if x.min() < 0:
-        raise ValueError("features must be non-negative (the backbone's ReLU outputs)")
-    if float(x.mean()) == 0:
-        raise ValueError("features are all zero: there is nothing to model")
+    x, y, table = _seen_data(features, labels, class_semantics)
     _positive_int(epochs, "epochs")
     _positive_int(batch_size, "batch_size")
-    if not np.isfinite(beta) or beta < 0:
-        raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+    _non_negative_number(beta, "beta")
     torch.manual_seed(seed)
     model = FeatureCVAE(x.shape[1], table.shape[1], latent_dim, hidden)
     model.feature_scale.fill_(float(x.mean()))
@@ -192,9 +207,203 @@ def fit_feature_cvae(
     return model, history
 
 
+class FeatureWGAN(nn.Module):
+    """f-CLSWGAN's conditional generator G(z, a) and critic D(x, a), one hidden layer each.
+
+    `generate(z, a)` gives non-negative features from noise z (n × noise_dim) and semantics a;
+    `critic_score(x, a)` gives the critic's score of each feature, shape (n,). Both use features
+    in their original units; the buffer `feature_scale` (set by `fit_feature_wgan`) divides
+    them inside the networks. `latent_dim` (= noise_dim) is the size of z that `synthesize`
+    draws.
+    """
+
+    def __init__(self, feature_dim: int, semantic_dim: int, noise_dim: int = 16, hidden: int = 128):
+        super().__init__()
+        for name, value in (
+            ("feature_dim", feature_dim),
+            ("semantic_dim", semantic_dim),
+            ("noise_dim", noise_dim),
+            ("hidden", hidden),
+        ):
+            _positive_int(value, name)
+        self.feature_dim, self.semantic_dim, self.latent_dim = feature_dim, semantic_dim, noise_dim
+        self.generator = nn.Sequential(
+            nn.Linear(noise_dim + semantic_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, feature_dim),
+            nn.ReLU(),
+        )
+        self.critic = nn.Sequential(
+            nn.Linear(feature_dim + semantic_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
+        self.register_buffer("feature_scale", torch.tensor(1.0))
+
+    def generate(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Features (n, feature_dim), non-negative, generated from noise z and semantics a."""
+        return self.generator(torch.cat([z, a], dim=1)) * self.feature_scale
+
+    def critic_score(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The critic's score D(x, a) of each feature, shape (n,): higher looks more real."""
+        return self.critic(torch.cat([x / self.feature_scale, a], dim=1)).squeeze(1)
+
+
+def gradient_penalty(
+    critic_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    a: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017): mean over the batch of (‖∇ D(x̂, a)‖₂ − 1)²
+    at x̂ = ε · real + (1 − ε) · fake, ε ~ U(0, 1) per sample drawn from `generator` (a
+    `torch.Generator` on the CPU). The gradient graph is kept, so the penalty trains the critic.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"real and fake must have the same shape, got {tuple(real.shape)} and "
+            f"{tuple(fake.shape)}"
+        )
+    epsilon = torch.rand(len(real), 1, generator=generator).to(real.device)
+    mixed = (epsilon * real.detach() + (1 - epsilon) * fake.detach()).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(critic_fn(mixed, a).sum(), mixed, create_graph=True)
+    return (gradient.norm(2, dim=1) - 1).pow(2).mean()
+
+
+def _frozen_softmax(x_scaled, y, n_classes, epochs, batch_size, seed, device, progress):
+    """f-CLSWGAN's classifier: a softmax pre-trained on the real features, then frozen."""
+    classifier = fit_softmax(
+        x_scaled,
+        y,
+        n_classes,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+    return classifier.to(device).requires_grad_(False).eval()
+
+
+def _critic_step(model, optimiser, real, a, z, gp_weight, rng) -> tuple[float, float]:
+    """One critic update on D(fake) − D(real) + gp_weight · GP; returns both terms."""
+    with torch.no_grad():
+        fake = model.generate(z, a)
+    critic_loss = (model.critic_score(fake, a) - model.critic_score(real, a)).mean()
+    scale = model.feature_scale
+    penalty = gradient_penalty(  # on features divided by their scale, like everything else
+        lambda x, a: model.critic_score(x * scale, a), real / scale, fake / scale, a, rng
+    )
+    optimiser.zero_grad()
+    (critic_loss + gp_weight * penalty).backward()
+    optimiser.step()
+    return critic_loss.item(), penalty.item()
+
+
+def _generator_step(model, optimiser, classifier, y, a, z, cls_weight) -> tuple[float, float]:
+    """One generator update on −D(fake) + cls_weight · CE(classifier(fake), y); returns both
+    terms (the cross-entropy unweighted)."""
+    fake = model.generate(z, a)
+    adversarial = -model.critic_score(fake, a).mean()
+    cls = nn.functional.cross_entropy(classifier(fake / model.feature_scale), y)
+    optimiser.zero_grad()
+    (adversarial + cls_weight * cls).backward()
+    optimiser.step()
+    return adversarial.item(), cls.item()
+
+
+def fit_feature_wgan(
+    features,
+    labels,
+    class_semantics,
+    *,
+    noise_dim: int = 16,
+    hidden: int = 128,
+    epochs: int = 10,
+    critic_steps: int = 5,
+    gp_weight: float = 10.0,
+    cls_weight: float = 0.01,
+    lr: float = 1e-4,
+    batch_size: int = 256,
+    classifier_epochs: int = 10,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> tuple[FeatureWGAN, dict[str, list[float]]]:
+    """Train a `FeatureWGAN` with the f-CLSWGAN objective on non-negative `features` (n × d)
+    of the classes `labels` (ids, rows of `class_semantics`, as in `fit_feature_cvae`).
+
+    A softmax (`fit_softmax`, `classifier_epochs`) is first trained on the real features
+    divided by their mean, then frozen. Each epoch has ⌈n / batch_size⌉ generator steps; each
+    is preceded by `critic_steps` critic steps on random batches, minimising
+    D(fake) − D(real) + `gp_weight` · `gradient_penalty` (with respect to the features divided
+    by their mean, so it does not depend on the backbone's units). The generator step minimises
+    −D(fake) + `cls_weight` · cross-entropy of the frozen softmax on fake / scale with the
+    batch's labels (the softmax uses `batch_size` too). Adam, betas (0.5, 0.999), lr 1e-4 as in
+    the reference code. Returns the model in eval mode and, per epoch, the means of "critic"
+    (D(fake) − D(real)), "gp", "generator" (−D(fake)), "cls" (the cross-entropy, unweighted)
+    and "wasserstein" (D(real) − D(fake), the critic's estimate of the distance between the
+    real and the generated features).
+    """
+    x, y, table = _seen_data(features, labels, class_semantics)
+    for name, value in (
+        ("epochs", epochs),
+        ("critic_steps", critic_steps),
+        ("batch_size", batch_size),
+        ("classifier_epochs", classifier_epochs),
+    ):
+        _positive_int(value, name)
+    _non_negative_number(gp_weight, "gp_weight")
+    _non_negative_number(cls_weight, "cls_weight")
+    scale = float(x.mean())
+    classifier = _frozen_softmax(
+        x / scale, y, len(table), classifier_epochs, batch_size, seed, device, progress
+    )
+    torch.manual_seed(seed)
+    model = FeatureWGAN(x.shape[1], table.shape[1], noise_dim, hidden)
+    model.feature_scale.fill_(scale)
+    model.to(device).train()
+    critic_optimiser = torch.optim.Adam(model.critic.parameters(), lr=lr, betas=(0.5, 0.999))
+    generator_optimiser = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.999))
+    rng = torch.Generator().manual_seed(seed)
+    x, y, table = x.to(device), y.to(device), table.to(device)
+
+    def sample() -> tuple[torch.Tensor, torch.Tensor]:
+        """Random indices of real samples and noise for as many fakes."""
+        batch = torch.randperm(len(x), generator=rng)[:batch_size]
+        return batch.to(device), torch.randn(len(batch), noise_dim, generator=rng).to(device)
+
+    history: dict[str, list[float]] = {
+        key: [] for key in ("critic", "gp", "generator", "cls", "wasserstein")
+    }
+    steps = -(-len(x) // batch_size)
+    for _ in tqdm(range(epochs), desc="feature WGAN", disable=not progress, leave=False):
+        totals = dict.fromkeys(history, 0.0)
+        for _ in range(steps):
+            for _ in range(critic_steps):
+                batch, z = sample()
+                losses = _critic_step(
+                    model, critic_optimiser, x[batch], table[y[batch]], z, gp_weight, rng
+                )
+                for key, value in zip(("critic", "gp"), losses, strict=True):
+                    totals[key] += value / critic_steps
+            batch, z = sample()
+            losses = _generator_step(
+                model, generator_optimiser, classifier, y[batch], table[y[batch]], z, cls_weight
+            )
+            for key, value in zip(("generator", "cls"), losses, strict=True):
+                totals[key] += value
+        totals["wasserstein"] = -totals["critic"]
+        for key in history:
+            history[key].append(totals[key] / steps)
+    model.eval()
+    return model, history
+
+
 @torch.no_grad()
 def synthesize(
-    model: FeatureCVAE,
+    model: FeatureCVAE | FeatureWGAN,
     class_semantics,
     classes: Iterable[int],
     n_per_class: int,
@@ -202,13 +411,14 @@ def synthesize(
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`n_per_class` synthetic features of every class in `classes` (ids, rows of
-    `class_semantics`): decode z ~ N(0, I) with the class's semantic vector.
+    `class_semantics`): decode z ~ N(0, I) with the class's semantic vector (the CVAE's
+    decoder or the WGAN's generator).
 
     Returns features (len(classes) · n_per_class × d, float32) and their class ids (int64),
     class by class in the order of `classes`.
     """
-    if not isinstance(model, FeatureCVAE):
-        raise TypeError(f"model must be a FeatureCVAE, got {type(model).__name__}")
+    if not isinstance(model, (FeatureCVAE, FeatureWGAN)):
+        raise TypeError(f"model must be a FeatureCVAE or a FeatureWGAN, got {type(model).__name__}")
     table = _float_matrix(class_semantics, "class_semantics")
     if table.shape[1] != model.semantic_dim:
         raise ValueError(
@@ -226,7 +436,8 @@ def synthesize(
     z = torch.randn(len(labels), model.latent_dim, generator=generator)
     device = model.feature_scale.device
     model.eval()
-    features = model.decode(z.to(device), table[labels].to(device)).cpu()
+    decode = model.decode if isinstance(model, FeatureCVAE) else model.generate
+    features = decode(z.to(device), table[labels].to(device)).cpu()
     return features.numpy(), labels.numpy()
 
 
@@ -267,21 +478,25 @@ def fit_softmax(
     return classifier
 
 
-_LAST_CVAE: dict[bytes, FeatureCVAE] = {}
+_LAST_GENERATOR: dict[bytes, FeatureCVAE | FeatureWGAN] = {}
 
 
-def _fitted_cvae(x_real: torch.Tensor, y_real: np.ndarray, table: torch.Tensor, **settings):
-    """`fit_feature_cvae` on these data and settings. The last model is kept, keyed by both, so
-    that a search over the number of synthetic features fits the CVAE once (training is
-    deterministic given the seed, so the kept model is the one a new fit would give)."""
+def _fitted_generator(
+    kind: str, x_real: torch.Tensor, y_real: np.ndarray, table: torch.Tensor, **settings
+) -> FeatureCVAE | FeatureWGAN:
+    """`fit_feature_cvae` ("cvae") or `fit_feature_wgan` ("wgan") on these data and settings.
+    The last model is kept, keyed by all of them, so that a search over the number of synthetic
+    features fits the generator once (training is deterministic given the seed, so the kept
+    model is the one a new fit would give)."""
     key = hashlib.sha256(
         b"".join(np.ascontiguousarray(a).tobytes() for a in (x_real, y_real, table))
-        + repr(sorted((k, str(v)) for k, v in settings.items())).encode()
+        + repr((kind, sorted((k, str(v)) for k, v in settings.items()))).encode()
     ).digest()
-    if key not in _LAST_CVAE:
-        _LAST_CVAE.clear()
-        _LAST_CVAE[key] = fit_feature_cvae(x_real, y_real, table, **settings)[0]
-    return _LAST_CVAE[key]
+    if key not in _LAST_GENERATOR:
+        fit_generator = fit_feature_cvae if kind == "cvae" else fit_feature_wgan
+        _LAST_GENERATOR.clear()
+        _LAST_GENERATOR[key] = fit_generator(x_real, y_real, table, **settings)[0]
+    return _LAST_GENERATOR[key]
 
 
 def generative_zsl_scores(
@@ -299,13 +514,22 @@ def generative_zsl_scores(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    generator: str = "cvae",
+    cls_weight: float = 0.01,
+    wgan_epochs: int = 10,
 ) -> np.ndarray:
-    """The whole recipe: fit a `FeatureCVAE` on the real seen features, synthesise
+    """The whole recipe: fit a feature generator on the real seen features, synthesise
     `n_per_class` features of every unseen class, train a softmax on real + synthetic
     features and score `test_features`. Returns (test images × classes) logits, one column per
     row of `class_semantics`. Notebook 09 chooses `n_per_class` and `beta` on each run's
     validation split; the latent size `latent_dim` and the epochs are fixed, not searched.
+
+    `generator` is "cvae" (`fit_feature_cvae`, which uses `beta` and `cvae_epochs`) or "wgan"
+    (f-CLSWGAN, `fit_feature_wgan`, which uses `cls_weight` and `wgan_epochs`); `latent_dim`
+    is the CVAE's latent size or the WGAN's noise size.
     """
+    if generator not in ("cvae", "wgan"):
+        raise ValueError(f"generator must be 'cvae' or 'wgan', got {generator!r}")
     table = _float_matrix(class_semantics, "class_semantics")
     x_real = _float_matrix(train_features, "train_features")
     y_real = _class_labels(train_labels, len(table), len(x_real), "train_labels").numpy()
@@ -317,18 +541,14 @@ def generative_zsl_scores(
     unseen = np.asarray(list(unseen_classes))
     if overlap := sorted(set(y_real.tolist()) & set(unseen.tolist())):
         raise ValueError(f"unseen classes {overlap} have real training features")
-    cvae = _fitted_cvae(
-        x_real,
-        y_real,
-        table,
-        latent_dim=latent_dim,
-        epochs=cvae_epochs,
-        beta=beta,
-        seed=seed,
-        device=device,
-        progress=progress,
+    if generator == "cvae":
+        settings = {"latent_dim": latent_dim, "epochs": cvae_epochs, "beta": beta}
+    else:
+        settings = {"noise_dim": latent_dim, "epochs": wgan_epochs, "cls_weight": cls_weight}
+    model = _fitted_generator(
+        generator, x_real, y_real, table, **settings, seed=seed, device=device, progress=progress
     )
-    x_fake, y_fake = synthesize(cvae, table, unseen, n_per_class, seed=seed)
+    x_fake, y_fake = synthesize(model, table, unseen, n_per_class, seed=seed)
     classifier = fit_softmax(
         np.concatenate([x_real.numpy(), x_fake]),
         np.concatenate([y_real, y_fake]),
