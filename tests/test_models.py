@@ -63,3 +63,16 @@ def test_norm_adds_batch_normalisation_and_keeps_layer_transfer():
     x = torch.rand(4, 1, 28, 28)
     normed.eval(), copy.eval()
     assert torch.equal(copy.features(x), normed.features(x))
+
+
+def test_channels_last_computes_the_same_function():
+    torch.manual_seed(0)
+    plain = SmallCNN(5, norm=True)
+    fast = SmallCNN(5, norm=True, channels_last=True)
+    fast.load_state_dict(plain.state_dict())
+    assert fast.layers[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(6, 1, 28, 28)
+    plain.eval(), fast.eval()
+    torch.testing.assert_close(fast(x), plain(x), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.features(x[:, :, :, :]), plain.features(x))
+    copy_layers(fast, SmallCNN(5, norm=True), 4)  # layer transfer works across layouts
