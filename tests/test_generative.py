@@ -252,7 +252,9 @@ def toy_wgan():
         SEMANTICS,
         hidden=32,
         noise_dim=2,
-        epochs=30,
+        round_steps=3,
+        max_rounds=30,
+        burn_in=30,
         lr=3e-3,
         batch_size=20,
         classifier_epochs=20,
@@ -270,41 +272,58 @@ def test_feature_wgan_shapes_and_non_negative_output():
         gen.FeatureWGAN(feature_dim=5, semantic_dim=3, noise_dim=0)
 
 
-def test_gradient_penalty_of_a_linear_critic_is_known_in_closed_form():
-    w = torch.tensor([0.6, 0.8, 2.0])  # D(x, a) = w · x has gradient w everywhere: ‖w‖² = 4.64
-    real, fake, a = torch.rand(6, 3), torch.rand(6, 3), torch.rand(6, 2)
-    penalty = gen.gradient_penalty(
-        lambda x, a: x @ w, real, fake, a, torch.Generator().manual_seed(0)
+def test_critic_losses_equal_wgan_gp_written_with_autograd():
+    torch.manual_seed(0)
+    model = gen.FeatureWGAN(feature_dim=5, semantic_dim=3, noise_dim=2, hidden=16)
+    model.feature_scale.fill_(2.0)
+    real, fake, a = torch.rand(8, 5) * 3, torch.rand(8, 5) * 3, torch.rand(8, 3)
+    epsilon = torch.rand(8, 1)
+    mixed = (epsilon * real + (1 - epsilon) * fake) / 2.0  # features divided by their scale
+    mixed.requires_grad_(True)
+    (slope,) = torch.autograd.grad(
+        model.critic_score(mixed * 2.0, a).sum(), mixed, create_graph=True
     )
-    torch.testing.assert_close(penalty, (w.norm() - 1) ** 2)
-    unit = gen.gradient_penalty(lambda x, a: x[:, 0], real, fake, a, torch.Generator())
-    assert unit.item() == pytest.approx(0.0, abs=1e-12)  # a 1-Lipschitz slope costs nothing
-    w.requires_grad_(True)
-    gen.gradient_penalty(lambda x, a: x @ w, real, fake, a, torch.Generator()).backward()
-    torch.testing.assert_close(w.grad, 2 * (w.norm() - 1) * w / w.norm())  # it trains D
+    by_autograd = (
+        (model.critic_score(fake, a) - model.critic_score(real, a)).mean(),
+        ((slope.norm(dim=1) - 1) ** 2).mean(),
+    )
+    package = gen.critic_losses(model, real, fake, a, epsilon)
+    for here, there in zip(by_autograd, package, strict=True):
+        torch.testing.assert_close(there, here)
+    grads = []
+    for loss in (sum(by_autograd), sum(package)):  # both train the critic's weights alike
+        model.zero_grad()
+        loss.backward(retain_graph=True)
+        grads.append([p.grad.clone() for p in model.critic.parameters()])
+    for there, here in zip(*grads, strict=True):
+        torch.testing.assert_close(there, here)
+    with pytest.raises(ValueError, match="same samples"):
+        gen.critic_losses(model, real, fake[:3], a, epsilon)
 
 
-def test_gradient_penalty_interpolates_between_real_and_fake():
-    seen = []
-
-    def critic(x, a):
-        seen.append(x.detach())
-        return x.sum(1)
-
-    real, fake = torch.ones(4, 2), torch.zeros(4, 2)
-    gen.gradient_penalty(critic, real, fake, None, torch.Generator().manual_seed(3))
-    epsilon = torch.rand(4, 1, generator=torch.Generator().manual_seed(3))
-    torch.testing.assert_close(seen[0], epsilon.expand(4, 2))  # ε · 1 + (1 − ε) · 0
-    with pytest.raises(ValueError, match="same shape"):
-        gen.gradient_penalty(critic, real, fake[:3], None, torch.Generator())
+def test_critic_losses_penalise_a_steep_linear_critic_by_its_slope():
+    model = gen.FeatureWGAN(feature_dim=3, semantic_dim=2, noise_dim=2, hidden=4)
+    with torch.no_grad():  # D(x, a) = w · x: hidden units copy x (positive), out sums w-weighted
+        model.critic[0].weight.zero_()
+        model.critic[0].bias.fill_(10.0)
+        model.critic[0].weight[:3, :3] = torch.eye(3)
+        model.critic[2].weight.zero_()
+        model.critic[2].weight[0, :3] = torch.tensor([0.6, 0.8, 2.0])
+    real, fake, a = torch.rand(6, 3), torch.rand(6, 3), torch.rand(6, 2)
+    _, penalty = gen.critic_losses(model, real, fake, a, torch.rand(6, 1))
+    torch.testing.assert_close(penalty, (torch.tensor(5.0).sqrt() - 1) ** 2)  # ‖w‖² = 5
 
 
 def test_fit_feature_wgan_learns_the_class_means(toy_wgan):
     model, history = toy_wgan
     assert isinstance(model, gen.FeatureWGAN) and not model.training
-    assert set(history) == {"critic", "gp", "generator", "cls", "wasserstein"}
-    assert all(len(values) == 30 for values in history.values())
+    assert set(history) == {"critic", "gp", "generator", "cls", "wasserstein", "objective"}
+    assert all(len(values) == 30 for values in history.values())  # burn-in 30: no stop
     assert history["wasserstein"] == [-value for value in history["critic"]]
+    for w, cls, objective in zip(
+        history["wasserstein"], history["cls"], history["objective"], strict=True
+    ):
+        assert objective == pytest.approx(w + 1.0 * cls)  # the default cls_weight
     features, labels = gen.synthesize(model, SEMANTICS, [0, 1], n_per_class=300, seed=1)
     assert features.shape == (600, 4) and (features >= 0).all()
     for c in (0, 1):
@@ -312,9 +331,36 @@ def test_fit_feature_wgan_learns_the_class_means(toy_wgan):
         assert np.linalg.norm(mean - MEANS[c]) < np.linalg.norm(mean - MEANS[1 - c])
 
 
+def test_wgan_training_stops_when_its_objective_stops_falling():
+    assert not gen._converged([5.0, 4.0, 3.0, 2.0], window=2, tol=0.02)
+    assert gen._converged([3.0, 1.0, 2.5, 1.45], window=2, tol=0.02)  # 1.975 against 2.0
+    assert not gen._converged([3.0, 1.0, 2.5, 1.4], window=2, tol=0.02)  # 1.95: 2.5 % lower
+    assert not gen._converged([5.0, 2.0, 1.0], window=2, tol=0.02)  # too few rounds to tell
+    assert not gen._converged([3.0, 1.0, 2.5, 1.45], window=2, tol=0.02, burn_in=5)  # burn-in
+    x, y = toy_features(20)
+    _, history = gen.fit_feature_wgan(
+        x,
+        y,
+        SEMANTICS,
+        hidden=8,
+        noise_dim=2,
+        round_steps=2,
+        max_rounds=40,
+        burn_in=0,
+        window=2,
+        tol=0.5,
+        batch_size=16,
+        progress=False,
+    )  # a loose tolerance: it stops long before the cap
+    assert 4 <= len(history["objective"]) < 40
+    assert gen._converged(history["objective"], window=2, tol=0.5)
+    assert not gen._converged(history["objective"][:-1], window=2, tol=0.5)
+
+
 def test_fit_feature_wgan_is_deterministic_given_a_seed():
     x, y = toy_features(20)
-    kwargs = {"hidden": 8, "noise_dim": 2, "epochs": 2, "batch_size": 16, "progress": False}
+    kwargs = {"hidden": 8, "noise_dim": 2, "max_rounds": 2, "round_steps": 2, "batch_size": 16,
+              "progress": False}  # fmt: skip
     (a, history_a), (b, history_b) = (
         gen.fit_feature_wgan(x, y, SEMANTICS, seed=5, **kwargs) for _ in range(2)
     )
@@ -333,7 +379,9 @@ def test_fit_feature_wgan_rejects_bad_input():
     with pytest.raises(ValueError, match="all zero"):
         gen.fit_feature_wgan(np.zeros_like(x), y, SEMANTICS, progress=False)
     for bad in ({"gp_weight": -1.0}, {"cls_weight": float("nan")}, {"critic_steps": 0},
-                {"epochs": 0}, {"classifier_epochs": 0}):  # fmt: skip
+                {"max_rounds": 0}, {"round_steps": 0}, {"window": 0}, {"tol": -0.1},
+                {"burn_in": -1},
+                {"classifier_epochs": 0}):  # fmt: skip
         with pytest.raises(ValueError, match=next(iter(bad))):
             gen.fit_feature_wgan(x, y, SEMANTICS, progress=False, **bad)
 
@@ -358,12 +406,12 @@ def test_generative_zsl_scores_with_the_wgan(monkeypatch):
 
     monkeypatch.setattr(gen, "fit_feature_wgan", counted)
     gen._LAST_GENERATOR.clear()
-    settings = {"generator": "wgan", "wgan_epochs": 1, "softmax_epochs": 1, "seed": 2}
+    settings = {"generator": "wgan", "wgan_max_rounds": 1, "softmax_epochs": 1, "seed": 2}
     scores = gen.generative_zsl_scores(x, y, x[:5], SEMANTICS, [2], n_per_class=5, **settings)
     assert scores.shape == (5, 3) and scores.dtype == np.float64
     gen.generative_zsl_scores(x, y, x[:5], SEMANTICS, [2], n_per_class=9, **settings)
-    assert fits == [0.01]  # one fit for both numbers of synthetic features
+    assert fits == [1.0]  # one fit for both numbers of synthetic features
     gen.generative_zsl_scores(x, y, x[:5], SEMANTICS, [2], cls_weight=0.1, **settings)
-    assert fits == [0.01, 0.1]
+    assert fits == [1.0, 0.1]
     with pytest.raises(ValueError, match="generator must be 'cvae' or 'wgan', got 'vae'"):
         gen.generative_zsl_scores(x, y, x, SEMANTICS, [2], generator="vae")

@@ -421,6 +421,23 @@ def test_cvae_method_passes_its_searched_settings_to_the_recipe(monkeypatch):
     assert seen_kwargs["beta"] == 3.0  # the recipe's default when β is not searched
 
 
+def test_wgan_method_passes_its_settings_to_the_recipe(monkeypatch):
+    seen_kwargs = {}
+
+    def recipe(*args, **kwargs):
+        seen_kwargs.update(kwargs)
+        return np.zeros((2, 3))
+
+    monkeypatch.setattr(benchmark.generative, "generative_zsl_scores", recipe)
+    score = benchmark.XLSA17_METHODS["f-CLSWGAN feature generator"].score
+    x, y = np.ones((2, 4)), np.array([0, 1])
+    score(x, y, [0, 1], [2], x, np.eye(3), seed=5, device="cpu", n_per_class=7)
+    assert seen_kwargs["generator"] == "wgan" and seen_kwargs["n_per_class"] == 7
+    assert seen_kwargs["cls_weight"] == 1.0  # fixed unless a grid searches it
+    score(x, y, [0, 1], [2], x, np.eye(3), seed=5, device="cpu", n_per_class=7, cls_weight=0.1)
+    assert seen_kwargs["cls_weight"] == 0.1
+
+
 def test_grid_method_names_the_settings_at_an_edge_of_its_grid():
     grid = tuple({"n": n, "beta": b} for b in (1.0, 3.0, 10.0) for n in (100, 300, 1000))
     method = benchmark.GridMethod(lambda *a, **k: None, grid)

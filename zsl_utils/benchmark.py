@@ -434,6 +434,23 @@ def _cvae(
     )
 
 
+def _wgan(
+    x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class, cls_weight=1.0
+):
+    return generative.generative_zsl_scores(
+        x_train,
+        y_train,
+        x_eval,
+        attributes,
+        unseen,
+        generator="wgan",
+        n_per_class=n_per_class,
+        cls_weight=cls_weight,
+        seed=seed,
+        device=device,
+    )
+
+
 def _reverse_ridge(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, lam):
     prototypes = ridge_prototypes(x_train, y_train, attributes, lam)
     return distance_scores(x_eval, prototypes)
@@ -478,10 +495,15 @@ XLSA17_METHODS: dict[str, GridMethod] = {
     "CVAE feature generator": GridMethod(
         _cvae, tuple({"n_per_class": n} for n in (300, 1000, 3000))
     ),
+    "f-CLSWGAN feature generator": GridMethod(
+        _wgan, tuple({"n_per_class": n} for n in (300, 1000, 3000))
+    ),
 }
 """The attribute-based methods `run_xlsa17` runs by default, with their validation grids.
 DAP's signatures are the attributes binarised at each attribute's mean over the classes;
-ConSE's seen-class classifier is a logistic regression on the standardised features."""
+ConSE's seen-class classifier is a logistic regression on the standardised features. The two
+feature generators search the number of synthetic features per unseen class; the CVAE's β
+(3) and f-CLSWGAN's classification-loss weight (1) are fixed unless a grid adds them."""
 
 _CRITERIA = ("ZSL", "H", "H+CS", "AUSUC")
 
