@@ -33,7 +33,11 @@ METHODS: dict[tuple[str, str], list[tuple[str, tuple[int, ...]]]] = {
         ("ConSE", (6,)),
         ("CLIP-style contrastive training", (7,)),
         ("zero-shot translation", (8,)),
-        ("the zero-shot leaderboard, generative ZSL, visual prototypes, transductive ZSL", (9,)),
+        (
+            "the zero-shot leaderboard, generative ZSL (CVAE, f-CLSWGAN), visual prototypes, "
+            "transductive ZSL",
+            (9,),
+        ),
         ("the leaderboard at scale: 100 unseen Hangul syllables", (10,)),
     ],
     ("source data unlabelled", "target data labelled"): [
