@@ -405,7 +405,9 @@ def test_conse_fits_its_seen_class_softmax_once_per_search(tmp_path, monkeypatch
     assert result.table.loc["ConSE", "setting"] in conse.grid
 
 
-def test_cvae_method_passes_its_searched_settings_to_the_recipe(monkeypatch):
+@pytest.fixture
+def recipe_keywords(monkeypatch):
+    """The keywords that `generative.generative_zsl_scores` is called with (it returns zeros)."""
     seen_kwargs = {}
 
     def recipe(*args, **kwargs):
@@ -413,6 +415,11 @@ def test_cvae_method_passes_its_searched_settings_to_the_recipe(monkeypatch):
         return np.zeros((2, 3))
 
     monkeypatch.setattr(benchmark.generative, "generative_zsl_scores", recipe)
+    return seen_kwargs
+
+
+def test_cvae_method_passes_its_searched_settings_to_the_recipe(recipe_keywords):
+    seen_kwargs = recipe_keywords
     score = benchmark.XLSA17_METHODS["CVAE feature generator"].score
     x, y = np.ones((2, 4)), np.array([0, 1])
     score(x, y, [0, 1], [2], x, np.eye(3), seed=5, device="cpu", n_per_class=7, beta=10.0)
@@ -421,14 +428,8 @@ def test_cvae_method_passes_its_searched_settings_to_the_recipe(monkeypatch):
     assert seen_kwargs["beta"] == 3.0  # the recipe's default when β is not searched
 
 
-def test_wgan_method_passes_its_settings_to_the_recipe(monkeypatch):
-    seen_kwargs = {}
-
-    def recipe(*args, **kwargs):
-        seen_kwargs.update(kwargs)
-        return np.zeros((2, 3))
-
-    monkeypatch.setattr(benchmark.generative, "generative_zsl_scores", recipe)
+def test_wgan_method_passes_its_settings_to_the_recipe(recipe_keywords):
+    seen_kwargs = recipe_keywords
     score = benchmark.XLSA17_METHODS["f-CLSWGAN feature generator"].score
     x, y = np.ones((2, 4)), np.array([0, 1])
     score(x, y, [0, 1], [2], x, np.eye(3), seed=5, device="cpu", n_per_class=7)

@@ -418,37 +418,27 @@ def _seen_class_probs(x_train, y_train, x_eval, seen: np.ndarray) -> np.ndarray:
     return _LAST_SOFTMAX[key]
 
 
-def _cvae(
-    x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class, beta=3.0
-):
-    return generative.generative_zsl_scores(
-        x_train,
-        y_train,
-        x_eval,
-        attributes,
-        unseen,
-        n_per_class=n_per_class,
-        beta=beta,
-        seed=seed,
-        device=device,
-    )
+def _feature_generator(generator: str, **fixed):
+    """The score of a feature-generator row: `generative.generative_zsl_scores` with this
+    `generator` ("cvae" or "wgan") and its `fixed` settings, unless the grid gives others."""
 
+    def score(
+        x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class, **grid
+    ):
+        return generative.generative_zsl_scores(
+            x_train,
+            y_train,
+            x_eval,
+            attributes,
+            unseen,
+            generator=generator,
+            n_per_class=n_per_class,
+            seed=seed,
+            device=device,
+            **{**fixed, **grid},
+        )
 
-def _wgan(
-    x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, n_per_class, cls_weight=1.0
-):
-    return generative.generative_zsl_scores(
-        x_train,
-        y_train,
-        x_eval,
-        attributes,
-        unseen,
-        generator="wgan",
-        n_per_class=n_per_class,
-        cls_weight=cls_weight,
-        seed=seed,
-        device=device,
-    )
+    return score
 
 
 def _reverse_ridge(x_train, y_train, seen, unseen, x_eval, attributes, *, seed, device, lam):
@@ -493,10 +483,11 @@ XLSA17_METHODS: dict[str, GridMethod] = {
     ),
     "ConSE": GridMethod(_conse, tuple({"top_t": t} for t in (1, 2, 5, 10, 30))),
     "CVAE feature generator": GridMethod(
-        _cvae, tuple({"n_per_class": n} for n in (300, 1000, 3000))
+        _feature_generator("cvae", beta=3.0), tuple({"n_per_class": n} for n in (300, 1000, 3000))
     ),
     "f-CLSWGAN feature generator": GridMethod(
-        _wgan, tuple({"n_per_class": n} for n in (300, 1000, 3000))
+        _feature_generator("wgan", cls_weight=1.0),
+        tuple({"n_per_class": n} for n in (300, 1000, 3000)),
     ),
 }
 """The attribute-based methods `run_xlsa17` runs by default, with their validation grids.
